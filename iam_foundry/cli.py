@@ -1,0 +1,249 @@
+"""Command line: `python -m iam_foundry --help`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from . import localstack as ls
+from .config import DEFAULT_CONFIG, FoundryConfig, load_config
+from .documents import build_documents
+from .errors import FoundryError
+from .policy_templates import list_profiles, load_profile, rendered_size
+from .synth import DEFAULT_OUTDIR, stack_dir, synth
+from .terraform import Terraform
+
+console = Console(stderr=True)
+out = Console()
+
+
+class Context:
+    def __init__(self, config_path: Path, verbose: bool):
+        self.config_path = config_path
+        self.verbose = verbose
+        self._config: FoundryConfig | None = None
+
+    @property
+    def config(self) -> FoundryConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def stacks(self, names: tuple[str, ...]) -> list[str]:
+        return [self.config.deployment(n).name for n in names] if names else [d.name for d in self.config.deployments]
+
+    def terraform(self, stack: str) -> Terraform:
+        echo = (lambda line: console.print(f"[dim]{stack} | {line}[/dim]", highlight=False, markup=False)) if self.verbose else None
+        return Terraform(stack_dir(DEFAULT_OUTDIR, stack), echo=echo)
+
+
+class FoundryGroup(click.Group):
+    """Turns every FoundryError into one clear message per bad input and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FoundryError as err:
+            console.print("[bold red]iam-foundry: failed[/bold red]")
+            for problem in err.problems:
+                console.print(f"  [red]-[/red] {problem}", highlight=False, markup=False)
+            sys.exit(1)
+
+
+stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="NAME",
+                            help="Deployment (stack) to act on; repeat for several. Default: all in the config.")
+
+
+@click.group(cls=FoundryGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+              envvar="IAM_FOUNDRY_CONFIG", show_default=True, help="Config file (TOML). Env: IAM_FOUNDRY_CONFIG.")
+@click.option("--verbose", "-v", is_flag=True, help="Stream Terraform's own output.")
+@click.version_option(__version__, prog_name="iam-foundry")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+    """iam-foundry: the AWS IAM setup ML platforms ask for (user, custom policy, addenda, node role,
+    instance profile), as CDKTF stacks with state in S3.
+
+    \b
+    Typical use:
+      iam-foundry up          validate, start LocalStack if the config targets it, synth, apply, print outputs
+      iam-foundry validate    check config and every policy document; nothing is written
+      iam-foundry plan        show what would change
+      iam-foundry destroy     remove what a stack created
+    """
+    ctx.obj = Context(config_path, verbose)
+
+
+@cli.command()
+@click.pass_obj
+def validate(obj: Context) -> None:
+    """Check the config and render every policy document, without writing anything."""
+    table = Table(title=f"{obj.config_path}: valid")
+    for column in ("deployment", "profile", "addenda", "policy parts (chars)", "user", "node role"):
+        table.add_column(column)
+    for deployment in obj.config.deployments:
+        docs = build_documents(deployment)
+        table.add_row(
+            deployment.name, deployment.profile, ", ".join(sorted(deployment.addenda)) or "-",
+            ", ".join(str(rendered_size(part)) for part in docs.user_policy_parts),
+            deployment.user_name if deployment.create_user else "-",
+            deployment.role_name if docs.creates_role else "-",
+        )
+    out.print(table)
+
+
+@cli.command("synth")
+@stack_option
+@click.pass_obj
+def synth_command(obj: Context, stacks: tuple[str, ...]) -> None:
+    """Synthesize Terraform JSON into cdktf.out/stacks/<deployment>/ (all or nothing)."""
+    with console.status("Synthesizing"):
+        names = synth(obj.config, DEFAULT_OUTDIR, list(stacks) or None)
+    for name in names:
+        out.print(f"{name}: {stack_dir(DEFAULT_OUTDIR, name) / 'cdk.tf.json'}", highlight=False)
+
+
+def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
+    config = obj.config
+    if config.localstack.enabled:
+        if start_localstack:
+            with console.status(f"Starting LocalStack at {config.localstack.endpoint} (first start takes up to a minute)"):
+                started = ls.start(config.localstack.endpoint)
+            console.print(f"LocalStack {'started' if started else 'already running'} at {config.localstack.endpoint}")
+        elif not ls.is_ready(config.localstack.endpoint):
+            raise ls.LocalStackError(ls.Problem("localstack", f"nothing answers at {config.localstack.endpoint}",
+                                                "run `iam-foundry localstack start` or `iam-foundry up`"))
+        if config.backend.type == "s3" and ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region):
+            console.print(f"Created state bucket s3://{config.backend.bucket} on LocalStack")
+
+
+def _synth_and_init(obj: Context, stacks: list[str]) -> None:
+    with console.status("Synthesizing"):
+        synth(obj.config, DEFAULT_OUTDIR, stacks)
+    for stack in stacks:
+        with console.status(f"{stack}: terraform init"):
+            obj.terraform(stack).init()
+
+
+def _print_outputs(stack: str, outputs: dict[str, Any]) -> None:
+    table = Table(title=f"{stack} outputs")
+    table.add_column("output")
+    table.add_column("value", overflow="fold")
+    for name, value in sorted(outputs.items()):
+        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
+    out.print(table)
+
+
+@cli.command()
+@stack_option
+@click.option("--stop-localstack", is_flag=True, help="Stop LocalStack afterwards (its resources are then gone).")
+@click.pass_obj
+def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool) -> None:
+    """Validate, start the embedded LocalStack if the config uses it, synth, apply, and print outputs."""
+    names = obj.stacks(stacks)
+    for name in names:
+        build_documents(obj.config.deployment(name))  # every error before anything starts
+    _prepare_target(obj)
+    try:
+        _synth_and_init(obj, names)
+        for stack in names:
+            terraform = obj.terraform(stack)
+            with console.status(f"{stack}: terraform apply"):
+                terraform.apply()
+            console.print(f"[green]{stack}: applied[/green]")
+            _print_outputs(stack, terraform.outputs())
+    finally:
+        if stop_localstack and obj.config.localstack.enabled and ls.stop():
+            console.print("LocalStack stopped")
+
+
+@cli.command()
+@stack_option
+@click.pass_obj
+def plan(obj: Context, stacks: tuple[str, ...]) -> None:
+    """Show what apply would change (exit 0 either way; see the summary line)."""
+    names = obj.stacks(stacks)
+    _prepare_target(obj, start_localstack=False)
+    _synth_and_init(obj, names)
+    for stack in names:
+        terraform = obj.terraform(stack)
+        result = terraform.run("plan", "-input=false", "-no-color")
+        out.print(result.stdout, markup=False, highlight=False)
+
+
+@cli.command()
+@stack_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
+    """Destroy everything the chosen stacks created."""
+    names = obj.stacks(stacks)
+    if not yes:
+        click.confirm(f"Destroy stacks {names}?", abort=True)
+    _prepare_target(obj, start_localstack=False)
+    _synth_and_init(obj, names)
+    for stack in names:
+        with console.status(f"{stack}: terraform destroy"):
+            obj.terraform(stack).destroy()
+        console.print(f"{stack}: destroyed")
+
+
+@cli.command()
+@stack_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (sensitive values are masked).")
+@click.pass_obj
+def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
+    """Print the outputs of applied stacks (ARNs and names; secrets stay masked)."""
+    result = {stack: obj.terraform(stack).outputs() for stack in obj.stacks(stacks)}
+    if as_json:
+        out.print_json(data=result)
+    else:
+        for stack, outputs in result.items():
+            _print_outputs(stack, outputs)
+
+
+@cli.command()
+def profiles() -> None:
+    """List built-in profiles and their addenda."""
+    table = Table(title="profiles (policy_json/)")
+    for column in ("profile", "title", "addenda"):
+        table.add_column(column)
+    for name in list_profiles():
+        profile = load_profile(name)
+        table.add_row(name, profile.title, "\n".join(f"{a.name}: {a.description}" for a in profile.addenda.values()) or "-")
+    out.print(table)
+
+
+@cli.group()
+def localstack() -> None:
+    """Start, stop or check the embedded LocalStack (host mode, no Docker)."""
+
+
+@localstack.command("start")
+@click.pass_obj
+def localstack_start(obj: Context) -> None:
+    """Start LocalStack at the config's endpoint (no-op if one answers) and create the state bucket."""
+    _prepare_target(obj)
+
+
+@localstack.command("stop")
+def localstack_stop() -> None:
+    """Stop the LocalStack this project started."""
+    console.print("LocalStack stopped" if ls.stop() else "no LocalStack started by iam-foundry is running")
+
+
+@localstack.command("status")
+@click.pass_obj
+def localstack_status(obj: Context) -> None:
+    """Say whether LocalStack answers at the config's endpoint."""
+    endpoint = obj.config.localstack.endpoint
+    ready = ls.is_ready(endpoint)
+    out.print(f"LocalStack at {endpoint}: {'ready' if ready else 'not running'}")
+    sys.exit(0 if ready else 1)

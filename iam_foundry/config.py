@@ -1,0 +1,297 @@
+"""The config file a user edits (TOML), validated up front into dataclasses.
+
+Every problem is reported with the field that holds it and the fix; nothing is synthesized from a
+config that has any.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError, FoundryError, Problem
+from .policy_templates import list_profiles, load_profile
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "iam-foundry.toml"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+# IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
+IAM_NAME = re.compile(r"^[\w+=,.@-]+$")
+NAME_MAX = {"user_name": 64, "role_name": 64, "instance_profile_name": 64, "policy_name": 128}
+IAM_PATH = re.compile(r"^/([\x21-\x7e]*/)?$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-[a-z]+-\d$")
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+DEFAULT_MAX_ATTACHED = 10
+
+
+def partition_for(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    enabled: bool = True
+    endpoint: str = DEFAULT_LOCALSTACK_ENDPOINT
+
+
+@dataclass(frozen=True)
+class Backend:
+    type: str = "s3"  # s3 | local
+    bucket: str = "iam-foundry-state"
+    key_prefix: str = "iam-foundry"
+    region: str = DEFAULT_REGION
+    path: str = "state"  # local backend: folder for <stack>.tfstate, relative to the project
+
+    def state_key(self, stack: str) -> str:
+        return f"{self.key_prefix.strip('/')}/{stack}.tfstate" if self.key_prefix else f"{stack}.tfstate"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    profile: str
+    region: str
+    partition: str
+    addenda: tuple[str, ...] = ()
+    account_id: str | None = None
+    user_name: str = ""
+    policy_name: str = ""
+    role_name: str = ""
+    instance_profile_name: str = ""
+    create_user: bool = True
+    create_node_role: bool = True
+    create_access_key: bool = False
+    pgp_key: str | None = None
+    path: str = "/"
+    permissions_boundary: str | None = None
+    force_destroy: bool = False
+    max_managed_policies_per_principal: int = DEFAULT_MAX_ATTACHED
+    tags: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FoundryConfig:
+    region: str
+    localstack: LocalStack
+    backend: Backend
+    deployments: tuple[Deployment, ...]
+    source: Path | None = None
+
+    def deployment(self, name: str) -> Deployment:
+        for deployment in self.deployments:
+            if deployment.name == name:
+                return deployment
+        raise ConfigError(Problem(f"stack '{name}'", "no deployment of that name",
+                                  f"use one of {[d.name for d in self.deployments]}"))
+
+
+class _Reader:
+    """Reads one TOML table, collecting problems instead of stopping at the first."""
+
+    def __init__(self, table: dict[str, Any], where: str, problems: list[Problem]):
+        self.table, self.where, self.problems = table, where, problems
+        self.seen: set[str] = set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False,
+            check: Callable[[Any], str | None] | None = None) -> Any:
+        self.seen.add(key)
+        field_name = f"{self.where}.{key}" if self.where else key
+        if key not in self.table:
+            if required:
+                self.problems.append(Problem(field_name, "missing required field", f"add {key} = ..."))
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are not integers here.
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            names = " or ".join(k.__name__ for k in kinds)
+            self.problems.append(Problem(field_name, f"must be {names}, got {value!r}", f"write {key} as a {names}"))
+            return default
+        if check:
+            message = check(value)
+            if message:
+                self.problems.append(Problem(field_name, message.split(" | ")[0],
+                                             message.split(" | ")[1] if " | " in message else ""))
+                return default
+        return value
+
+    def finish(self) -> None:
+        for key in sorted(set(self.table) - self.seen):
+            close = difflib.get_close_matches(key, sorted(self.seen), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"remove it; known fields: {sorted(self.seen)}"
+            field_name = f"{self.where}.{key}" if self.where else key
+            self.problems.append(Problem(field_name, "unknown field", fix))
+
+
+def _match(pattern: re.Pattern[str], message: str) -> Callable[[Any], str | None]:
+    return lambda value: None if pattern.match(value) else message
+
+
+def _string_map(value: dict[str, Any]) -> str | None:
+    bad = [k for k, v in value.items() if not isinstance(v, str)]
+    return f"values must be strings; not: {bad} | quote the values" if bad else None
+
+
+def load_config(path: Path | str | None = None) -> FoundryConfig:
+    path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml")) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(Problem(str(path), f"not valid TOML: {err}", "fix the syntax at that line")) from None
+    return parse_config(raw, source=path)
+
+
+def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConfig:
+    problems: list[Problem] = []
+    top = _Reader(raw, "", problems)
+    region = top.get("region", str, DEFAULT_REGION,
+                     check=_match(REGION, "not an AWS region | use a region code such as us-east-1"))
+
+    ls_reader = _Reader(top.get("localstack", dict, {}), "localstack", problems)
+    localstack = LocalStack(
+        enabled=ls_reader.get("enabled", bool, True),
+        endpoint=ls_reader.get("endpoint", str, DEFAULT_LOCALSTACK_ENDPOINT,
+                               check=_match(re.compile(r"^https?://[^/]+$"), "must be a URL such as http://127.0.0.1:4566 | drop any path")),
+    )
+    ls_reader.finish()
+
+    be = _Reader(top.get("backend", dict, {}), "backend", problems)
+    backend = Backend(
+        type=be.get("type", str, "s3", check=lambda v: None if v in ("s3", "local") else "must be 's3' or 'local' | choose one of them"),
+        bucket=be.get("bucket", str, "iam-foundry-state", check=_match(BUCKET, "not a valid S3 bucket name | use 3-63 lowercase letters, digits, dots, hyphens")),
+        key_prefix=be.get("key_prefix", str, "iam-foundry"),
+        region=be.get("region", str, region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1")),
+        path=be.get("path", str, "state"),
+    )
+    be.finish()
+
+    deployments_raw = top.get("deployments", list, [], required=True)
+    if not deployments_raw and "deployments" in raw:
+        problems.append(Problem("deployments", "no deployment listed", "add a [[deployments]] table"))
+    deployments = []
+    for index, table in enumerate(deployments_raw):
+        where = f"deployments[{index}]"
+        if not isinstance(table, dict):
+            problems.append(Problem(where, "must be a table", "write it as [[deployments]]"))
+            continue
+        deployment = _parse_deployment(table, where, region, problems)
+        if deployment:
+            deployments.append(deployment)
+    top.finish()
+    _check_unique(deployments, problems)
+    if problems:
+        raise ConfigError(problems)
+    return FoundryConfig(region=region, localstack=localstack, backend=backend, deployments=tuple(deployments), source=source)
+
+
+def _parse_deployment(table: dict[str, Any], where: str, default_region: str, problems: list[Problem]) -> Deployment | None:
+    d = _Reader(table, where, problems)
+    before = len(problems)
+    name = d.get("name", str, "", required=True,
+                 check=_match(STACK_NAME, "not a valid stack name | start with a letter; use letters, digits, - and _ (max 63)"))
+    profile_name = d.get("profile", str, "", required=True)
+    profile = None
+    if profile_name:
+        try:
+            profile = load_profile(profile_name)
+        except FoundryError as err:
+            problems.append(Problem(f"{where}.profile", f"unknown profile '{profile_name}'" if "no such profile" in str(err) else str(err),
+                                    f"use one of {list_profiles()}"))
+    region = d.get("region", str, default_region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1"))
+    addenda = d.get("addenda", list, [])
+    account_id = d.get("account_id", str, None,
+                       check=_match(ACCOUNT_ID, "account id must be exactly 12 digits | write it without hyphens, quoted, e.g. \"123456789012\""))
+    defaults = dict(profile.defaults) if profile else {}
+    names = {}
+    for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
+        limit = NAME_MAX[key]
+        names[key] = d.get(key, str, None, check=lambda v, limit=limit: None if IAM_NAME.match(v) and len(v) <= limit else
+                           f"'{v}' is not a valid IAM name | use at most {limit} characters from letters, digits and +=,.@_-")
+    if not names["user_name"]:
+        names["user_name"] = defaults.get("user_name") or f"{name}-user"
+    if not names["policy_name"]:
+        names["policy_name"] = defaults.get("policy_name") or f"{name}-policy"
+    if not names["role_name"]:
+        names["role_name"] = defaults.get("role_name") or f"{name}-node-role"
+    if not names["instance_profile_name"]:
+        names["instance_profile_name"] = defaults.get("instance_profile_name") or names["role_name"]
+    create_access_key = d.get("create_access_key", bool, False)
+    pgp_key = d.get("pgp_key", str, None)
+    deployment = Deployment(
+        name=name,
+        profile=profile_name,
+        region=region,
+        partition=partition_for(region),
+        addenda=tuple(addenda),
+        account_id=account_id,
+        create_user=d.get("create_user", bool, True),
+        create_node_role=d.get("create_node_role", bool, True),
+        create_access_key=create_access_key,
+        pgp_key=pgp_key,
+        path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
+        permissions_boundary=d.get("permissions_boundary", str, None,
+                                   check=_match(POLICY_ARN, "not a managed policy ARN | use arn:aws:iam::<account>:policy/<name>")),
+        force_destroy=d.get("force_destroy", bool, False),
+        max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
+                                                 check=lambda v: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
+        tags=d.get("tags", dict, {}, check=_string_map),
+        parameters=d.get("parameters", dict, {}, check=_string_map),
+        **names,
+    )
+    d.finish()
+    if pgp_key and not create_access_key:
+        problems.append(Problem(f"{where}.pgp_key", "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
+    if profile:
+        _check_addenda(profile, addenda, where, problems)
+    return deployment if len(problems) == before else None
+
+
+def _check_addenda(profile: Any, addenda: list[Any], where: str, problems: list[Problem]) -> None:
+    known = sorted(profile.addenda)
+    for index, name in enumerate(addenda):
+        if name not in profile.addenda:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(Problem(f"{where}.addenda[{index}]", f"unknown addendum '{name}' for profile '{profile.name}'",
+                                    f"{hint}known addenda: {known}"))
+    if len(set(map(str, addenda))) != len(addenda):
+        problems.append(Problem(f"{where}.addenda", "an addendum is listed twice", "list each addendum once"))
+    chosen = {a for a in addenda if a in profile.addenda}
+    for name in sorted(chosen):
+        for other in profile.addenda[name].conflicts_with:
+            if other in chosen and name < other:
+                problems.append(Problem(f"{where}.addenda", f"'{name}' and '{other}' cannot be used together", "keep only one of them"))
+
+
+def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for index, deployment in enumerate(deployments):
+        account = deployment.account_id or "(target account)"
+        keys = [("stack", deployment.name)]
+        if deployment.create_user:
+            keys.append(("user", f"{account}/{deployment.user_name}"))
+        keys.append(("policy", f"{account}/{deployment.policy_name}"))
+        if deployment.create_node_role:
+            keys += [("role", f"{account}/{deployment.role_name}"),
+                     ("instance profile", f"{account}/{deployment.instance_profile_name}")]
+        for key in keys:
+            if key in seen:
+                problems.append(Problem(
+                    f"deployments[{index}]", f"{key[0]} name '{key[1]}' is also used by deployments[{seen[key]}]",
+                    "give each deployment its own names (names are unique per account)"))
+            else:
+                seen[key] = index

@@ -1,0 +1,218 @@
+"""The one place that loads and renders `policy_json/`.
+
+A profile is a folder `policy_json/<profile>/` with a `profile.json`, a user policy template and
+optional addenda under `addenda/<name>.json`. Templates are IAM JSON with `{{placeholder}}` markers;
+rendering fills them and never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import PolicyError, Problem
+
+POLICY_ROOT = Path(__file__).resolve().parent.parent / "policy_json"
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# A Terraform interpolation such as ${data.aws_caller_identity.current.account_id}, but not an
+# escaped IAM policy variable ($${aws:username}).
+TF_INTERPOLATION = re.compile(r"(?<!\$)\$\{[^}]+\}")
+# Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
+MEASURE_STAND_IN = "123456789012"
+ATTACH_TARGETS = ("user", "node_role")
+
+
+@dataclass(frozen=True)
+class Addendum:
+    name: str
+    description: str
+    statements: tuple[dict[str, Any], ...] = ()
+    replaces_sids: tuple[str, ...] = ()
+    managed_policy_arns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    conflicts_with: tuple[str, ...] = ()
+    source: Path | None = None
+
+
+@dataclass(frozen=True)
+class NodeRoleSpec:
+    trust_policy: dict[str, Any]
+    attach_user_policy: bool
+    managed_policy_arns: tuple[str, ...]
+    trust_source: Path
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    description: str
+    defaults: Mapping[str, str]
+    user_policy: dict[str, Any]
+    user_policy_source: Path
+    node_role: NodeRoleSpec | None
+    addenda: Mapping[str, Addendum]
+    root: Path
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a syntax error names the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(Problem(str(path), "file not found", "check the path")) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PolicyError(
+            Problem(f"{path}:{err.lineno}:{err.colno}", f"malformed JSON: {err.msg}", "fix the JSON syntax at that line")
+        ) from None
+
+
+def list_profiles(root: Path = POLICY_ROOT) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/profile.json"))
+
+
+def _expect(cond: bool, where: Path, message: str, fix: str) -> None:
+    if not cond:
+        raise PolicyError(Problem(str(where), message, fix))
+
+
+def _load_addendum(path: Path) -> Addendum:
+    data = read_json(path)
+    _expect(isinstance(data, dict), path, "an addendum must be a JSON object", 'use {"description": ..., "statements": [...]}')
+    known = {"description", "statements", "replaces_sids", "managed_policy_arns", "conflicts_with"}
+    unknown = sorted(set(data) - known)
+    _expect(not unknown, path, f"unknown keys {unknown}", f"use only {sorted(known)}")
+    statements = data.get("statements", [])
+    _expect(isinstance(statements, list) and all(isinstance(s, dict) for s in statements), path,
+            "'statements' must be a list of IAM statement objects", "wrap the statements in [ ]")
+    arns = data.get("managed_policy_arns", {})
+    _expect(isinstance(arns, dict) and set(arns) <= set(ATTACH_TARGETS), path,
+            "'managed_policy_arns' must map 'user' and/or 'node_role' to lists of ARNs",
+            '{"user": ["arn:..."], "node_role": ["arn:..."]}')
+    _expect(bool(statements) or bool(arns), path, "the addendum adds nothing", "give it statements or managed_policy_arns")
+    return Addendum(
+        name=path.stem,
+        description=str(data.get("description", "")),
+        statements=tuple(statements),
+        replaces_sids=tuple(data.get("replaces_sids", [])),
+        managed_policy_arns={k: tuple(v) for k, v in arns.items()},
+        conflicts_with=tuple(data.get("conflicts_with", [])),
+        source=path,
+    )
+
+
+def load_profile_dir(root: Path) -> Profile:
+    """Load a profile from a folder holding profile.json (built-in or a user's own)."""
+    meta_path = root / "profile.json"
+    meta = read_json(meta_path)
+    _expect(isinstance(meta, dict), meta_path, "profile.json must be a JSON object", "see policy_json/nextai/profile.json")
+    _expect("user_policy" in meta, meta_path, "missing 'user_policy'", "name the user policy template file")
+    policy_path = (root / meta["user_policy"]).resolve()
+    user_policy = read_json(policy_path)
+    _expect(isinstance(user_policy, dict) and isinstance(user_policy.get("Statement"), list), policy_path,
+            "a policy template must be an object with a 'Statement' list", "see policy_json/nextai/user-policy.json")
+    node_role = None
+    if meta.get("node_role"):
+        role = meta["node_role"]
+        trust_path = (root / role["trust_policy"]).resolve()
+        node_role = NodeRoleSpec(
+            trust_policy=read_json(trust_path),
+            attach_user_policy=bool(role.get("attach_user_policy", False)),
+            managed_policy_arns=tuple(role.get("managed_policy_arns", [])),
+            trust_source=trust_path,
+        )
+    addenda = {p.stem: _load_addendum(p) for p in sorted((root / "addenda").glob("*.json"))}
+    return Profile(
+        name=root.name,
+        title=str(meta.get("title", root.name)),
+        description=str(meta.get("description", "")),
+        defaults=dict(meta.get("defaults", {})),
+        user_policy=user_policy,
+        user_policy_source=policy_path,
+        node_role=node_role,
+        addenda=addenda,
+        root=root,
+    )
+
+
+@lru_cache(maxsize=None)
+def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
+    folder = root / name
+    if not (folder / "profile.json").is_file():
+        raise PolicyError(Problem(f"profile '{name}'", "no such profile", f"use one of {list_profiles(root)}"))
+    return load_profile_dir(folder)
+
+
+def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
+    """Fill `{{name}}` placeholders in every string of a JSON value.
+
+    Literal `${` in a template (an IAM policy variable such as ${aws:username}) is escaped to `$${`
+    so Terraform passes it through; values may themselves be Terraform interpolations.
+    """
+    if isinstance(template, dict):
+        return {key: render(value, values, source) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render(item, values, source) for item in template]
+    if not isinstance(template, str):
+        return template
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values or values[name] in (None, ""):
+            raise PolicyError(Problem(
+                str(source), f"placeholder {{{{{name}}}}} has no value",
+                f"set '{name}' in the deployment (known: {sorted(k for k, v in values.items() if v)})"))
+        return values[name]
+
+    return PLACEHOLDER.sub(fill, template.replace("${", "$${"))
+
+
+def merge_statements(profile: Profile, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
+    """Base statements plus the chosen addenda, in a stable order (addenda sorted by name).
+
+    Returns each statement with the file it came from, for error messages.
+    """
+    chosen = [profile.addenda[name] for name in sorted(set(addenda))]
+    replaced = {sid for addendum in chosen for sid in addendum.replaces_sids}
+    merged = [(s, profile.user_policy_source) for s in profile.user_policy["Statement"] if s.get("Sid") not in replaced]
+    for addendum in chosen:
+        merged.extend((s, addendum.source) for s in addendum.statements)
+    return merged
+
+
+def rendered_size(document: Any) -> int:
+    """IAM's size measure: characters without whitespace; interpolations counted as an account id."""
+    text = json.dumps(document, separators=(",", ":"))
+    return len(TF_INTERPOLATION.sub(MEASURE_STAND_IN, text))
+
+
+def split_statements(statements: list[dict[str, Any]], version: str, max_chars: int,
+                     where: str = "policy") -> list[dict[str, Any]]:
+    """Pack statements, in order, into as few documents of at most max_chars as greedy packing gives.
+
+    Order is kept, so the same input always gives the same parts (no churn on re-run).
+    """
+    documents: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for statement in statements:
+        candidate = {"Version": version, "Statement": current + [statement]}
+        if rendered_size(candidate) <= max_chars:
+            current.append(statement)
+            continue
+        single = {"Version": version, "Statement": [statement]}
+        if rendered_size(single) > max_chars:
+            sid = statement.get("Sid", "(no Sid)")
+            raise PolicyError(Problem(
+                f"{where}, statement {sid}",
+                f"{rendered_size(single)} characters alone, over the {max_chars}-character managed policy quota",
+                "split the statement's actions or resources into several statements"))
+        documents.append({"Version": version, "Statement": current})
+        current = [statement]
+    if current or not documents:
+        documents.append({"Version": version, "Statement": current})
+    return documents

@@ -1,0 +1,116 @@
+"""The one place that builds CDKTF stacks from a validated config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules.aws import aws_data, aws_provider
+from modules.node_role import NodeRole, NodeRoleSettings
+from modules.policy import CustomManagedPolicy
+from modules.user import RestrictedUser, UserSettings
+
+from .config import Backend, FoundryConfig, LocalStack
+from .documents import DeploymentDocuments, build_documents
+
+# LocalStack's documented dummy credentials; never used against real AWS.
+LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
+LOCALSTACK_SERVICES = ("iam", "sts", "s3")
+
+
+def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"region": region}
+    if localstack.enabled:
+        attributes.update(
+            LOCALSTACK_CREDENTIALS,
+            skip_credentials_validation=True,
+            skip_metadata_api_check=True,
+            skip_requesting_account_id=True,
+            s3_use_path_style=True,
+            endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
+        )
+    return attributes
+
+
+def configure_backend(stack: TerraformStack, name: str, backend: Backend, localstack: LocalStack) -> None:
+    if backend.type == "local":
+        # Terraform runs in cdktf.out/stacks/<name>; keep state beside the project, not in cdktf.out.
+        LocalBackend(stack, path=f"../../../{backend.path.strip('/')}/{name}.tfstate")
+        return
+    s3 = S3Backend(stack, bucket=backend.bucket, key=backend.state_key(name), region=backend.region, encrypt=True)
+    # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
+    s3.add_override("use_lockfile", True)
+    if localstack.enabled:
+        for key, value in {
+            **LOCALSTACK_CREDENTIALS,
+            "endpoints": {service: localstack.endpoint for service in LOCALSTACK_SERVICES},
+            "use_path_style": True,
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True,
+        }.items():
+            s3.add_override(key, value)
+
+
+class DeploymentStack(TerraformStack):
+    """One deployment = one stack = one state file."""
+
+    def __init__(self, scope: Construct, documents: DeploymentDocuments, config: FoundryConfig):
+        deployment = documents.deployment
+        super().__init__(scope, deployment.name)
+        aws_provider(self, provider_attributes(deployment.region, config.localstack))
+        configure_backend(self, deployment.name, config.backend, config.localstack)
+        account_id = deployment.account_id
+        if not account_id:
+            account_id = aws_data(self, "current", "aws_caller_identity").get_string_attribute("account_id")
+
+        policy = CustomManagedPolicy(
+            self, "custom_policy", deployment.policy_name, documents.user_policy_parts,
+            description=f"{documents.profile.title} policy (iam-foundry deployment {deployment.name})",
+            path=deployment.path, tags=documents.tags)
+        self._output("policy_arns", policy.arns, "ARNs of the custom managed policy (one per part)")
+        self._output("policy_names", [p.get_string_attribute("name") for p in policy.policies], "Names of the custom managed policy parts")
+
+        if deployment.create_user:
+            user = RestrictedUser(self, "user", UserSettings(
+                name=deployment.user_name, path=deployment.path, permissions_boundary=deployment.permissions_boundary,
+                force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
+                pgp_key=deployment.pgp_key, tags=documents.tags,
+            ), policy.arns + documents.user_managed_arns)
+            self._output("user_name", user.name, "IAM user name")
+            self._output("user_arn", user.arn, "IAM user ARN")
+            if user.access_key:
+                self._output("access_key_id", user.access_key.get_string_attribute("id"), "Access key id of the user")
+                if deployment.pgp_key:
+                    self._output("access_key_encrypted_secret", user.access_key.get_string_attribute("encrypted_secret"),
+                                 "Secret access key, encrypted with pgp_key", sensitive=True)
+                else:
+                    self._output("access_key_secret", user.access_key.get_string_attribute("secret"),
+                                 "Secret access key (read it with: terraform output -raw access_key_secret)", sensitive=True)
+
+        if documents.creates_role:
+            role = NodeRole(self, "node_role", NodeRoleSettings(
+                name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
+                trust_policy=documents.trust_policy or {}, path=deployment.path,
+                permissions_boundary=deployment.permissions_boundary, tags=documents.tags,
+            ), (policy.arns if documents.attach_policy_to_role else []) + documents.role_managed_arns)
+            self._output("role_name", role.name, "Node role name")
+            self._output("role_arn", role.arn, "Node role ARN")
+            self._output("instance_profile_name", role.instance_profile.get_string_attribute("name"), "Instance profile name")
+            self._output("instance_profile_arn", role.instance_profile.get_string_attribute("arn"), "Instance profile ARN")
+        self._output("account_id", account_id, "AWS account the deployment lives in")
+
+    def _output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:
+        TerraformOutput(self, name, value=value, description=description, sensitive=sensitive or None)
+
+
+def build_app(config: FoundryConfig, outdir: str, stacks: list[str] | None = None) -> App:
+    """Render every deployment first (all errors before any output), then build the stacks."""
+    chosen = [config.deployment(name) for name in stacks] if stacks else list(config.deployments)
+    documents = [build_documents(deployment) for deployment in chosen]
+    app = App(outdir=outdir)
+    for docs in documents:
+        DeploymentStack(app, docs, config)
+    return app

@@ -1,0 +1,57 @@
+"""Synthesis into cdktf.out, all or nothing.
+
+The app is synthesized into a fresh sibling folder and swapped in only when it succeeded, so a bad
+input never leaves a half-written cdktf.out behind (the last good one stays). Terraform's working
+files (.terraform, the lock file) are carried over so stacks need no re-init.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import FoundryConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTDIR = PROJECT_ROOT / "cdktf.out"
+KEEP_BETWEEN_SYNTHS = (".terraform", ".terraform.lock.hcl")
+
+
+def stack_dir(outdir: Path, stack: str) -> Path:
+    return outdir / "stacks" / stack
+
+
+def synth(config: FoundryConfig, outdir: Path = DEFAULT_OUTDIR, stacks: list[str] | None = None) -> list[str]:
+    """Synthesize the chosen deployments (default: all); returns the stack names written."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from .stacks import build_app  # imports cdktf: only when actually synthesizing
+
+    outdir = Path(outdir)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    try:
+        app = build_app(config, outdir=str(staging), stacks=stacks)
+        app.synth()
+        names = sorted(p.name for p in (staging / "stacks").iterdir())
+        if outdir.exists():
+            for name in names:
+                for keep in KEEP_BETWEEN_SYNTHS:
+                    old = stack_dir(outdir, name) / keep
+                    if old.exists():
+                        shutil.move(str(old), str(stack_dir(staging, name) / keep))
+            if stacks:  # a partial synth keeps the other stacks' folders
+                for old_stack in (outdir / "stacks").iterdir() if (outdir / "stacks").exists() else []:
+                    if old_stack.name not in names:
+                        shutil.move(str(old_stack), str(staging / "stacks" / old_stack.name))
+            retired = outdir.with_name(f".{outdir.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            outdir.rename(retired)
+            staging.rename(outdir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(outdir)
+        return names
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

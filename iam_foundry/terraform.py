@@ -1,0 +1,83 @@
+"""Runs the terraform binary on synthesized stacks, with the provider mirror where the machine has one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import FoundryError, Problem
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIRROR_CONFIG = PROJECT_ROOT / "terraform" / "mirror.tfrc"
+MIRROR_DIR = Path("/opt/tf-plugins")
+
+
+class TerraformError(FoundryError):
+    pass
+
+
+def terraform_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for terraform: the mirror CLI config where the mirror exists, no prompts, no telemetry."""
+    env = dict(os.environ if base is None else base)
+    if MIRROR_DIR.is_dir():
+        env["TF_CLI_CONFIG_FILE"] = str(MIRROR_CONFIG)
+    elif env.get("TF_CLI_CONFIG_FILE") and not Path(env["TF_CLI_CONFIG_FILE"]).is_file():
+        env.pop("TF_CLI_CONFIG_FILE")  # a dangling setting only produces warnings
+    env.setdefault("TF_IN_AUTOMATION", "1")
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    return env
+
+
+@dataclass
+class Terraform:
+    """terraform in one stack's folder (cdktf.out/stacks/<name>, as the cdktf CLI uses it)."""
+
+    workdir: Path
+    echo: Callable[[str], None] | None = None  # receives output lines as they come
+
+    def __post_init__(self) -> None:
+        if not shutil.which("terraform"):
+            raise TerraformError(Problem("terraform", "not found on PATH", "install Terraform >= 1.10"))
+
+    def run(self, *args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        command = ["terraform", *args]
+        process = subprocess.Popen(command, cwd=self.workdir, env=terraform_env(), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if self.echo:
+                self.echo(line.rstrip("\n"))
+        code = process.wait()
+        output = "".join(lines)
+        if check and code not in ok_codes:
+            tail = "\n".join(output.strip().splitlines()[-25:])
+            raise TerraformError(Problem(f"terraform {args[0]} in {self.workdir}", f"exit code {code}:\n{tail}",
+                                         "read the Terraform message above; fix the input or the target, then re-run"))
+        return subprocess.CompletedProcess(command, code, output, "")
+
+    def init(self) -> None:
+        self.run("init", "-input=false", "-no-color", "-reconfigure")
+
+    def plan(self, *extra: str) -> bool:
+        """Returns True when the plan has changes."""
+        result = self.run("plan", "-input=false", "-no-color", "-lock-timeout=0s", "-detailed-exitcode", *extra, ok_codes=(0, 2))
+        return result.returncode == 2
+
+    def apply(self, *extra: str) -> None:
+        self.run("apply", "-input=false", "-no-color", "-auto-approve", *extra)
+
+    def destroy(self, *extra: str) -> None:
+        self.run("destroy", "-input=false", "-no-color", "-auto-approve", *extra)
+
+    def outputs(self) -> dict[str, Any]:
+        """Output values; sensitive ones are replaced by a marker, never returned in clear."""
+        result = self.run("output", "-json", "-no-color")
+        raw = json.loads(result.stdout or "{}")
+        return {name: ("(sensitive)" if item.get("sensitive") else item.get("value")) for name, item in raw.items()}

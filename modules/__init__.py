@@ -1,0 +1,1 @@
+"""CDKTF constructs, one per IAM concept. They use cdktf core only (no typed provider binding)."""

@@ -1,0 +1,34 @@
+"""The custom managed policy, possibly in several parts when one document would pass IAM's size quota."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from constructs import Construct
+
+from .aws import aws_resource
+
+
+def part_name(base: str, index: int) -> str:
+    """Stable part names: the first part keeps the configured name, later ones get -2, -3, ..."""
+    return base if index == 0 else f"{base}-{index + 1}"
+
+
+class CustomManagedPolicy(Construct):
+    """One aws_iam_policy per rendered document part."""
+
+    def __init__(self, scope: Construct, construct_id: str, name: str, documents: list[dict[str, Any]],
+                 description: str, path: str = "/", tags: dict[str, str] | None = None):
+        super().__init__(scope, construct_id)
+        self.policies = [
+            aws_resource(self, "policy" if index == 0 else f"policy_{index + 1}", "aws_iam_policy", {
+                "name": part_name(name, index),
+                "path": path,
+                "description": description if len(documents) == 1 else f"{description} (part {index + 1} of {len(documents)})",
+                "policy": json.dumps(document, separators=(",", ":")),
+                "tags": tags or None,
+            })
+            for index, document in enumerate(documents)
+        ]
+        self.arns = [policy.get_string_attribute("arn") for policy in self.policies]
