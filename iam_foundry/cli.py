@@ -25,8 +25,9 @@ out = Console()
 
 
 class Context:
-    def __init__(self, config_path: Path, verbose: bool):
+    def __init__(self, config_path: Path, outdir: Path, verbose: bool):
         self.config_path = config_path
+        self.outdir = outdir
         self.verbose = verbose
         self._config: FoundryConfig | None = None
 
@@ -41,7 +42,7 @@ class Context:
 
     def terraform(self, stack: str) -> Terraform:
         echo = (lambda line: console.print(f"[dim]{stack} | {line}[/dim]", highlight=False, markup=False)) if self.verbose else None
-        return Terraform(stack_dir(DEFAULT_OUTDIR, stack), echo=echo)
+        return Terraform(stack_dir(self.outdir, stack), echo=echo)
 
 
 class FoundryGroup(click.Group):
@@ -64,10 +65,12 @@ stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="N
 @click.group(cls=FoundryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               envvar="IAM_FOUNDRY_CONFIG", show_default=True, help="Config file (TOML). Env: IAM_FOUNDRY_CONFIG.")
+@click.option("--outdir", type=click.Path(path_type=Path), default=DEFAULT_OUTDIR, envvar="IAM_FOUNDRY_OUTDIR",
+              show_default=True, help="Where stacks are synthesized (Terraform runs in <outdir>/stacks/<name>).")
 @click.option("--verbose", "-v", is_flag=True, help="Stream Terraform's own output.")
 @click.version_option(__version__, prog_name="iam-foundry")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path, outdir: Path, verbose: bool) -> None:
     """iam-foundry: the AWS IAM setup ML platforms ask for (user, custom policy, addenda, node role,
     instance profile), as CDKTF stacks with state in S3.
 
@@ -78,7 +81,7 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
       iam-foundry plan        show what would change
       iam-foundry destroy     remove what a stack created
     """
-    ctx.obj = Context(config_path, verbose)
+    ctx.obj = Context(config_path, outdir, verbose)
 
 
 @cli.command()
@@ -105,9 +108,9 @@ def validate(obj: Context) -> None:
 def synth_command(obj: Context, stacks: tuple[str, ...]) -> None:
     """Synthesize Terraform JSON into cdktf.out/stacks/<deployment>/ (all or nothing)."""
     with console.status("Synthesizing"):
-        names = synth(obj.config, DEFAULT_OUTDIR, list(stacks) or None)
+        names = synth(obj.config, obj.outdir, list(stacks) or None)
     for name in names:
-        out.print(f"{name}: {stack_dir(DEFAULT_OUTDIR, name) / 'cdk.tf.json'}", highlight=False)
+        out.print(f"{name}: {stack_dir(obj.outdir, name) / 'cdk.tf.json'}", highlight=False)
 
 
 def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
@@ -126,7 +129,7 @@ def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
 
 def _synth_and_init(obj: Context, stacks: list[str]) -> None:
     with console.status("Synthesizing"):
-        synth(obj.config, DEFAULT_OUTDIR, stacks)
+        synth(obj.config, obj.outdir, stacks)
     for stack in stacks:
         with console.status(f"{stack}: terraform init"):
             obj.terraform(stack).init()

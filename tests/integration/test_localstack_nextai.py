@@ -1,0 +1,88 @@
+"""NextAI on LocalStack: init + plan (expected adds), apply, read back with boto3, no-change plan, destroy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from iam_foundry.config import parse_config
+from iam_foundry.synth import stack_dir, synth
+from iam_foundry.terraform import Terraform
+from tests.integration.conftest import localstack_config, unique_names
+
+pytestmark = pytest.mark.integration
+
+ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access"]
+S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+
+
+def planned_creates(terraform: Terraform) -> set[str]:
+    terraform.run("plan", "-input=false", "-no-color", "-out=tfplan")
+    plan = json.loads(terraform.run("show", "-json", "-no-color", "tfplan").stdout)
+    changes = plan.get("resource_changes", [])
+    assert all(c["change"]["actions"] in (["create"], ["read"], ["no-op"]) for c in changes), changes
+    return {c["address"] for c in changes if c["change"]["actions"] == ["create"]}
+
+
+def absent(call) -> bool:
+    try:
+        call()
+    except ClientError as err:
+        return err.response["Error"]["Code"] == "NoSuchEntity"
+    return False
+
+
+@pytest.mark.parametrize("addenda", [[], ALL_ADDENDA], ids=["addenda-off", "addenda-on"])
+def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_path, addenda):
+    names = unique_names("it-nextai")
+    raw = localstack_config(localstack_endpoint, [{"name": "nextai", "profile": "nextai", "addenda": addenda, **names}])
+    synth(parse_config(raw), tmp_path)
+    terraform = Terraform(stack_dir(tmp_path, "nextai"))
+    terraform.init()
+
+    expected = {"aws_iam_policy.policy", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_0",
+                "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_0",
+                "aws_iam_instance_profile.instance_profile"}
+    if "s3-access" in addenda:
+        expected |= {"aws_iam_user_policy_attachment.user_policy_1", "aws_iam_role_policy_attachment.node_role_policy_1"}
+    assert planned_creates(terraform) == expected
+
+    terraform.apply("tfplan")
+    outputs = terraform.outputs()
+    user, role = names["user_name"], names["role_name"]
+    try:
+        assert iam.get_user(UserName=user)["User"]["Arn"] == outputs["user_arn"]
+        assert absent(lambda: iam.get_login_profile(UserName=user)), "programmatic access only"
+        user_policies = {p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]}
+        policy_arn = outputs["policy_arns"][0]
+        assert user_policies == ({policy_arn, S3_FULL} if "s3-access" in addenda else {policy_arn})
+
+        version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
+        document = json.loads(document) if isinstance(document, str) else document
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert ("CloneDiskImages" in sids) == ("clone-disk" in addenda)
+        assert ("PassNodeRole" in sids) == ("role-creation" not in addenda)
+        assert f"arn:aws:iam::000000000000:role/{role}" in json.dumps(document)
+
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+        assert trust["Statement"][0]["Action"] == "sts:AssumeRole"
+        profile = iam.get_instance_profile(InstanceProfileName=outputs["instance_profile_name"])["InstanceProfile"]
+        assert [r["RoleName"] for r in profile["Roles"]] == [role]
+        assert profile["Arn"] == outputs["instance_profile_arn"]
+        role_policies = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+        assert policy_arn in role_policies and ((S3_FULL in role_policies) == ("s3-access" in addenda))
+
+        assert terraform.plan() is False, "second plan must show no changes"
+    finally:
+        terraform.destroy()
+
+    assert absent(lambda: iam.get_user(UserName=user))
+    assert absent(lambda: iam.get_role(RoleName=role))
+    assert absent(lambda: iam.get_instance_profile(InstanceProfileName=role))
+    local_policies = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
+    assert names["policy_name"] not in local_policies
