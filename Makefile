@@ -1,0 +1,44 @@
+# iam-foundry: the two commands are `make up` (set up + run the main job on LocalStack) and
+# `make test` (set up + run every test, LocalStack included). Everything else is a helper.
+SHELL := /bin/bash
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+PYTHON := .venv/bin/python
+PIPENV_VERSION := 2026.10.3
+
+.PHONY: setup up test test-unit snapshots validate down
+setup: .venv/.synced node_modules/.installed
+
+# Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
+.venv/.synced: Pipfile.lock
+	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
+	python3 -m pipenv sync --dev
+	@touch $@
+
+# The pinned cdktf CLI, for `npx cdktf synth|deploy|destroy`.
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+up: setup
+	$(PYTHON) -m iam_foundry up
+
+test: setup
+	$(PYTHON) -m pytest
+
+test-unit: setup
+	$(PYTHON) -m pytest -m "not integration"
+
+# Re-record synthesis snapshots after an intended change (review the diff before committing).
+snapshots: setup
+	$(PYTHON) -m pytest -m "not integration" --snapshot-update
+
+validate: setup
+	$(PYTHON) -m iam_foundry validate
+
+# Destroy the default stacks and stop the LocalStack that `make up` started.
+down: setup
+	$(PYTHON) -m iam_foundry destroy --yes
+	$(PYTHON) -m iam_foundry localstack stop

@@ -1,0 +1,64 @@
+"""The main job end to end, as a user runs it: `iam-foundry up`, `output`, `destroy`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.conftest import localstack_config, unique_names
+
+pytestmark = pytest.mark.integration
+
+
+def toml_dump(raw: dict) -> str:
+    lines = [f'region = "{raw["region"]}"', "[localstack]", f'endpoint = "{raw["localstack"]["endpoint"]}"', "[backend]"]
+    lines += [f'{k} = "{v}"' for k, v in raw["backend"].items()]
+    for deployment in raw["deployments"]:
+        lines.append("[[deployments]]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in deployment.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(project_root, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iam_foundry", *args], cwd=project_root, text=True,
+                          capture_output=True, timeout=900)
+
+
+def test_up_prints_outputs_masks_the_secret_and_destroy_cleans_up(localstack_endpoint, iam, tmp_path, project_root):
+    names = unique_names("it-cli")
+    raw = localstack_config(localstack_endpoint, [{"name": "cli", "profile": "nextai", "addenda": ["s3-access"],
+                                                   "create_access_key": True, **names}])
+    config = tmp_path / "config.toml"
+    config.write_text(toml_dump(raw))
+    common = ["--config", str(config), "--outdir", str(tmp_path / "out")]
+
+    up = run_cli(project_root, *common, "up")
+    assert up.returncode == 0, up.stderr + up.stdout
+    for name in ("user_arn", "role_arn", "instance_profile_arn", "policy_arns", "access_key_id", "access_key_secret"):
+        assert name in up.stdout
+    assert names["role_name"] in up.stdout
+
+    output = run_cli(project_root, *common, "output", "--json")
+    assert output.returncode == 0, output.stderr
+    values = json.loads(output.stdout)["cli"]
+    assert values["access_key_secret"] == "(sensitive)"
+    key_id = values["access_key_id"]
+    keys = iam.list_access_keys(UserName=names["user_name"])["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [key_id]
+
+    destroy = run_cli(project_root, *common, "destroy", "--yes")
+    assert destroy.returncode == 0, destroy.stderr + destroy.stdout
+    assert names["user_name"] not in [u["UserName"] for u in iam.list_users()["Users"]]
+    assert names["role_name"] not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+
+def test_up_refuses_bad_config_before_touching_anything(tmp_path, project_root):
+    config = tmp_path / "config.toml"
+    config.write_text('[[deployments]]\nname = "x"\nprofile = "nextai"\naddenda = ["nope"]\n')
+    result = run_cli(project_root, "--config", str(config), "--outdir", str(tmp_path / "out"), "up")
+    assert result.returncode == 1
+    assert "deployments[0].addenda[0]" in result.stderr
+    assert not (tmp_path / "out").exists()
