@@ -89,13 +89,13 @@ def cli(ctx: click.Context, config_path: Path, outdir: Path, verbose: bool) -> N
 def validate(obj: Context) -> None:
     """Check the config and render every policy document, without writing anything."""
     table = Table(title=f"{obj.config_path}: valid")
-    for column in ("deployment", "profile", "addenda", "policy parts (chars)", "user", "node role"):
+    for column in ("deployment", "profile (variant)", "addenda", "policies: characters per part", "user", "node role"):
         table.add_column(column)
     for deployment in obj.config.deployments:
         docs = build_documents(deployment)
         table.add_row(
-            deployment.name, deployment.profile, ", ".join(sorted(deployment.addenda)) or "-",
-            ", ".join(str(rendered_size(part)) for part in docs.user_policy_parts),
+            deployment.name, f"{deployment.profile} ({deployment.variant})", ", ".join(sorted(deployment.addenda)) or "-",
+            "\n".join(f"{p.name}: {', '.join(str(rendered_size(part)) for part in p.parts)}" for p in docs.policies),
             deployment.user_name if deployment.create_user else "-",
             deployment.role_name if docs.creates_role else "-",
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, FoundryError, Problem
-from .policy_templates import list_profiles, load_profile
+from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "iam-foundry.toml"
 DEFAULT_REGION = "us-east-1"
@@ -63,6 +63,7 @@ class Deployment:
     profile: str
     region: str
     partition: str
+    variant: str = ""
     addenda: tuple[str, ...] = ()
     account_id: str | None = None
     user_name: str = ""
@@ -79,6 +80,29 @@ class Deployment:
     max_managed_policies_per_principal: int = DEFAULT_MAX_ATTACHED
     tags: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
+    policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
+    addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
+
+
+CUSTOM_PROFILE = "custom"
+
+
+def custom_profile(policy_file: str, addenda_files: tuple[str, ...]) -> Profile:
+    """A profile assembled from the user's own files: their policy on the user and the node role."""
+    policy_path = Path(policy_file)
+    meta = {
+        "title": f"custom ({policy_path.name})",
+        "policies": [{"id": "main", "template": str(policy_path), "attach_to": ["user", "node_role"], "addenda": True}],
+        "node_role": {"trust_policy": str(Path(__file__).resolve().parent.parent / "policy_json" / "common" / "ec2-trust.json")},
+    }
+    return build_profile(CUSTOM_PROFILE, policy_path.parent, meta, policy_path, addenda_paths=[Path(f) for f in addenda_files])
+
+
+def profile_of(deployment: "Deployment") -> Profile:
+    if deployment.profile == CUSTOM_PROFILE:
+        return custom_profile(deployment.policy_file or "", deployment.addenda_files)
+    return load_profile(deployment.profile)
 
 
 @dataclass(frozen=True)
@@ -188,7 +212,7 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
         if not isinstance(table, dict):
             problems.append(Problem(where, "must be a table", "write it as [[deployments]]"))
             continue
-        deployment = _parse_deployment(table, where, region, problems)
+        deployment = _parse_deployment(table, where, region, problems, base_dir=source.parent if source else Path.cwd())
         if deployment:
             deployments.append(deployment)
     top.finish()
@@ -198,24 +222,58 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
     return FoundryConfig(region=region, localstack=localstack, backend=backend, deployments=tuple(deployments), source=source)
 
 
-def _parse_deployment(table: dict[str, Any], where: str, default_region: str, problems: list[Problem]) -> Deployment | None:
+def _fill_default(value: Any, known: dict[str, str]) -> Any:
+    """Profile defaults may use placeholders, e.g. "{{cloud_id}}-cluster_node_role"."""
+    if not isinstance(value, str):
+        return value
+    return PLACEHOLDER.sub(lambda m: known.get(m.group(1)) or m.group(0), value)
+
+
+def _parse_deployment(table: dict[str, Any], where: str, default_region: str, problems: list[Problem],
+                      base_dir: Path) -> Deployment | None:
     d = _Reader(table, where, problems)
     before = len(problems)
     name = d.get("name", str, "", required=True,
                  check=_match(STACK_NAME, "not a valid stack name | start with a letter; use letters, digits, - and _ (max 63)"))
     profile_name = d.get("profile", str, "", required=True)
-    profile = None
-    if profile_name:
+    policy_file = d.get("policy_file", str, None)
+    addenda_files = d.get("addenda_files", list, [])
+    profile: Profile | None = None
+    if profile_name == CUSTOM_PROFILE:
+        if not policy_file:
+            problems.append(Problem(f"{where}.policy_file", "profile 'custom' needs your base policy file",
+                                    'add policy_file = "my-policy.json" (relative to the config file)'))
+        else:
+            policy_file = str((base_dir / policy_file).resolve())
+            addenda_files = [str((base_dir / f).resolve()) for f in addenda_files]
+            try:
+                profile = custom_profile(policy_file, tuple(addenda_files))
+            except FoundryError as err:
+                problems.extend(Problem(f"{where}.policy_file/addenda_files: {p.where}", p.message, p.fix) for p in err.problems)
+    elif profile_name:
+        if policy_file or addenda_files:
+            problems.append(Problem(f"{where}.policy_file", "policy_file and addenda_files are for profile 'custom' only",
+                                    f"remove them, or set profile = \"{CUSTOM_PROFILE}\""))
         try:
             profile = load_profile(profile_name)
         except FoundryError as err:
             problems.append(Problem(f"{where}.profile", f"unknown profile '{profile_name}'" if "no such profile" in str(err) else str(err),
-                                    f"use one of {list_profiles()}"))
+                                    f"use one of {list_profiles() + [CUSTOM_PROFILE]}"))
     region = d.get("region", str, default_region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1"))
     addenda = d.get("addenda", list, [])
+    if profile_name == CUSTOM_PROFILE and profile:
+        addenda = addenda or sorted(profile.addenda)  # a custom profile's addenda files are all switched on
     account_id = d.get("account_id", str, None,
                        check=_match(ACCOUNT_ID, "account id must be exactly 12 digits | write it without hyphens, quoted, e.g. \"123456789012\""))
-    defaults = dict(profile.defaults) if profile else {}
+    variant = d.get("variant", str, None)
+    if profile and variant is not None and variant not in profile.variants:
+        problems.append(Problem(f"{where}.variant", f"unknown variant '{variant}' for profile '{profile.name}'",
+                                f"use one of {sorted(profile.variants)}"))
+    variant = variant or (profile.default_variant if profile else "")
+    parameters = d.get("parameters", dict, {}, check=_string_map)
+    if profile:
+        parameters = _check_parameters(profile, parameters, where, problems)
+    defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
     for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
         limit = NAME_MAX[key]
@@ -229,6 +287,25 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         names["role_name"] = defaults.get("role_name") or f"{name}-node-role"
     if not names["instance_profile_name"]:
         names["instance_profile_name"] = defaults.get("instance_profile_name") or names["role_name"]
+    for key, value in names.items():  # defaults filled from parameters must be valid names too
+        if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
+            problems.append(Problem(f"{where}.{key}", f"'{value}' (from the profile default) is not a valid IAM name",
+                                    f"set {key} explicitly, or fix the parameters it is built from"))
+    policy_names = d.get("policy_names", dict, {}, check=_string_map)
+    resolved_policy_names: dict[str, str] = {}
+    if profile and variant in profile.variants:
+        known = {**parameters, **names}
+        resolved_policy_names = {spec.id: policy_names.get(spec.id) or _fill_default(spec.name, known)
+                                 for spec in profile.policies(variant)}
+    if profile:
+        known_ids = {spec.id for spec in profile.policies(variant if variant in profile.variants else None)}
+        for policy_id, policy_name in policy_names.items():
+            if policy_id not in known_ids:
+                problems.append(Problem(f"{where}.policy_names.{policy_id}", "no policy with that id in this profile/variant",
+                                        f"use one of {sorted(known_ids)}"))
+            elif not (IAM_NAME.match(policy_name) and len(policy_name) <= NAME_MAX["policy_name"]):
+                problems.append(Problem(f"{where}.policy_names.{policy_id}", f"'{policy_name}' is not a valid IAM policy name",
+                                        "use at most 128 characters from letters, digits and +=,.@_-"))
     create_access_key = d.get("create_access_key", bool, False)
     pgp_key = d.get("pgp_key", str, None)
     deployment = Deployment(
@@ -236,10 +313,11 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         profile=profile_name,
         region=region,
         partition=partition_for(region),
+        variant=variant,
         addenda=tuple(addenda),
         account_id=account_id,
-        create_user=d.get("create_user", bool, True),
-        create_node_role=d.get("create_node_role", bool, True),
+        create_user=d.get("create_user", bool, bool(defaults.get("create_user", True))),
+        create_node_role=d.get("create_node_role", bool, bool(defaults.get("create_node_role", True))),
         create_access_key=create_access_key,
         pgp_key=pgp_key,
         path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
@@ -249,18 +327,52 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
                                                  check=lambda v: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
         tags=d.get("tags", dict, {}, check=_string_map),
-        parameters=d.get("parameters", dict, {}, check=_string_map),
+        parameters=parameters,
+        policy_names=resolved_policy_names,
+        policy_file=policy_file,
+        addenda_files=tuple(addenda_files),
         **names,
     )
     d.finish()
     if pgp_key and not create_access_key:
         problems.append(Problem(f"{where}.pgp_key", "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
+    if create_access_key and not deployment.create_user:
+        problems.append(Problem(f"{where}.create_access_key", "an access key needs the user, but create_user is false",
+                                "set create_user = true or drop create_access_key"))
     if profile:
-        _check_addenda(profile, addenda, where, problems)
+        _check_addenda(profile, addenda, variant, where, problems)
+        if profile.account_parameter and account_id and parameters.get(profile.account_parameter) not in (None, account_id):
+            problems.append(Problem(f"{where}.parameters.{profile.account_parameter}",
+                                    f"{parameters[profile.account_parameter]} differs from account_id {account_id}",
+                                    f"{profile.title} needs the role in the same account: deploy to that account"))
     return deployment if len(problems) == before else None
 
 
-def _check_addenda(profile: Any, addenda: list[Any], where: str, problems: list[Problem]) -> None:
+def _check_parameters(profile: Profile, parameters: dict[str, str], where: str, problems: list[Problem]) -> dict[str, str]:
+    """Profile-declared parameters: required ones present, patterns matched, defaults applied."""
+    result = {}
+    for key, value in parameters.items():
+        spec = profile.parameters.get(key)
+        if spec is None:
+            close = difflib.get_close_matches(key, sorted(profile.parameters), n=1)
+            problems.append(Problem(f"{where}.parameters.{key}", f"profile '{profile.name}' has no parameter '{key}'",
+                                    f"did you mean '{close[0]}'?" if close else f"known parameters: {sorted(profile.parameters)}"))
+        elif spec.pattern and not re.fullmatch(spec.pattern, value):
+            problems.append(Problem(f"{where}.parameters.{key}", f"'{value}' does not match {spec.pattern}", spec.description))
+        else:
+            result[key] = value
+    for key, spec in profile.parameters.items():
+        if key in parameters:
+            continue
+        if spec.required:
+            problems.append(Problem(f"{where}.parameters.{key}", "missing required parameter",
+                                    f"add parameters = {{ {key} = \"...\" }} ({spec.description})"))
+        elif spec.default is not None:
+            result[key] = spec.default
+    return result
+
+
+def _check_addenda(profile: Any, addenda: list[Any], variant: str, where: str, problems: list[Problem]) -> None:
     known = sorted(profile.addenda)
     for index, name in enumerate(addenda):
         if name not in profile.addenda:
@@ -275,6 +387,10 @@ def _check_addenda(profile: Any, addenda: list[Any], where: str, problems: list[
         for other in profile.addenda[name].conflicts_with:
             if other in chosen and name < other:
                 problems.append(Problem(f"{where}.addenda", f"'{name}' and '{other}' cannot be used together", "keep only one of them"))
+        only = profile.addenda[name].only_variants
+        if only and variant not in only:
+            problems.append(Problem(f"{where}.addenda", f"addendum '{name}' cannot be used with variant '{variant}'",
+                                    f"use variant {' or '.join(repr(v) for v in only)}, or drop the addendum"))
 
 
 def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> None:
@@ -284,7 +400,7 @@ def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> Non
         keys = [("stack", deployment.name)]
         if deployment.create_user:
             keys.append(("user", f"{account}/{deployment.user_name}"))
-        keys.append(("policy", f"{account}/{deployment.policy_name}"))
+        keys += [("policy", f"{account}/{policy_name}") for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
             keys += [("role", f"{account}/{deployment.role_name}"),
                      ("instance profile", f"{account}/{deployment.instance_profile_name}")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Deployment
+from .config import Deployment, profile_of
 from .errors import PolicyError, Problem
-from .policy_templates import Profile, load_profile, merge_statements, render, split_statements
+from .policy_templates import Profile, merge_statements, render, split_statements
 
 # Filled in at plan time when the config gives no account id (data "aws_caller_identity" "current").
 CALLER_ACCOUNT_ID = "${data.aws_caller_identity.current.account_id}"
@@ -16,22 +16,34 @@ TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
 
 
 @dataclass(frozen=True)
+class PolicyDocuments:
+    """One custom managed policy, rendered, in one or more parts (each under IAM's size quota)."""
+
+    id: str
+    name: str
+    parts: list[dict[str, Any]]
+    attach_to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeploymentDocuments:
     deployment: Deployment
     profile: Profile
-    user_policy_parts: list[dict[str, Any]]
+    policies: list[PolicyDocuments]
     trust_policy: dict[str, Any] | None
     user_managed_arns: list[str]
     role_managed_arns: list[str]
-    attach_policy_to_role: bool
     tags: dict[str, str]
 
     @property
     def creates_role(self) -> bool:
         return self.trust_policy is not None
 
+    def parts_attached_to(self, target: str) -> int:
+        return sum(len(p.parts) for p in self.policies if target in p.attach_to)
 
-def placeholder_values(deployment: Deployment) -> dict[str, str]:
+
+def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, str]:
     values = dict(deployment.parameters)
     values.update(
         account_id=deployment.account_id or CALLER_ACCOUNT_ID,
@@ -43,36 +55,43 @@ def placeholder_values(deployment: Deployment) -> dict[str, str]:
         instance_profile_name=deployment.instance_profile_name,
         deployment=deployment.name,
     )
+    # Derived values, e.g. a Secrets Manager scope that narrows when a cluster name is given.
+    for key, rule in profile.derived.items():
+        chosen = rule["then"] if values.get(rule["if_set"]) else rule["else"]
+        values[key] = render(chosen, values, profile.root / "profile.json")
     return values
 
 
 def build_documents(deployment: Deployment) -> DeploymentDocuments:
-    profile = load_profile(deployment.profile)
-    values = placeholder_values(deployment)
-    statements = [render(statement, values, source) for statement, source in merge_statements(profile, list(deployment.addenda))]
-    _check_unique_sids(statements, deployment)
-    version = profile.user_policy.get("Version", "2012-10-17")
-    parts = split_statements(statements, version, MANAGED_POLICY_MAX_CHARS, where=f"deployment '{deployment.name}' policy")
-
+    profile = profile_of(deployment)
+    values = placeholder_values(deployment, profile)
     chosen = [profile.addenda[name] for name in sorted(set(deployment.addenda))]
+    policies = []
+    for spec in profile.policies(deployment.variant or None):
+        statements = [render(statement, values, source) for statement, source in merge_statements(profile, spec, list(deployment.addenda))]
+        name = deployment.policy_names.get(spec.id) or render(spec.name, values, profile.root / "profile.json")
+        _check_unique_sids(statements, deployment, name)
+        version = spec.template.get("Version", "2012-10-17")
+        parts = split_statements(statements, version, MANAGED_POLICY_MAX_CHARS, where=f"deployment '{deployment.name}' policy '{name}'")
+        attach_to = tuple(t for t in spec.attach_to if (t == "user" and deployment.create_user)
+                          or (t == "node_role" and deployment.create_node_role and profile.node_role))
+        policies.append(PolicyDocuments(id=spec.id, name=name, parts=parts, attach_to=attach_to))
+
     user_arns = _dedupe(render(arn, values, a.source) for a in chosen for arn in a.managed_policy_arns.get("user", ()))
     trust = None
     role_arns: list[str] = []
-    attach_to_role = False
     if profile.node_role and deployment.create_node_role:
         spec = profile.node_role
         trust = render(spec.trust_policy, values, spec.trust_source)
-        attach_to_role = spec.attach_user_policy
         role_arns = _dedupe([render(arn, values, profile.root / "profile.json") for arn in spec.managed_policy_arns]
                             + [render(arn, values, a.source) for a in chosen for arn in a.managed_policy_arns.get("node_role", ())])
     documents = DeploymentDocuments(
         deployment=deployment,
         profile=profile,
-        user_policy_parts=parts,
+        policies=policies,
         trust_policy=trust,
         user_managed_arns=user_arns if deployment.create_user else [],
         role_managed_arns=role_arns,
-        attach_policy_to_role=attach_to_role,
         tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
     )
     _check_attachment_quota(documents)
@@ -83,12 +102,12 @@ def _dedupe(items: Any) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _check_unique_sids(statements: list[dict[str, Any]], deployment: Deployment) -> None:
+def _check_unique_sids(statements: list[dict[str, Any]], deployment: Deployment, policy: str) -> None:
     seen: set[str] = set()
     for statement in statements:
         sid = statement.get("Sid")
         if sid and sid in seen:
-            raise PolicyError(Problem(f"deployment '{deployment.name}'", f"duplicate statement Sid '{sid}' after merging addenda",
+            raise PolicyError(Problem(f"deployment '{deployment.name}' policy '{policy}'", f"duplicate statement Sid '{sid}' after merging addenda",
                                       "give every statement in the profile and its addenda its own Sid"))
         if sid:
             seen.add(sid)
@@ -97,10 +116,11 @@ def _check_unique_sids(statements: list[dict[str, Any]], deployment: Deployment)
 def _check_attachment_quota(documents: DeploymentDocuments) -> None:
     deployment = documents.deployment
     limit = deployment.max_managed_policies_per_principal
-    parts = len(documents.user_policy_parts)
-    counts = {"user": parts + len(documents.user_managed_arns) if deployment.create_user else 0}
+    counts = {}
+    if deployment.create_user:
+        counts["user"] = documents.parts_attached_to("user") + len(documents.user_managed_arns)
     if documents.creates_role:
-        counts["role"] = (parts if documents.attach_policy_to_role else 0) + len(documents.role_managed_arns)
+        counts["role"] = documents.parts_attached_to("node_role") + len(documents.role_managed_arns)
     for principal, count in counts.items():
         if count > limit:
             raise PolicyError(Problem(

@@ -34,13 +34,34 @@ class Addendum:
     replaces_sids: tuple[str, ...] = ()
     managed_policy_arns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     conflicts_with: tuple[str, ...] = ()
+    only_variants: tuple[str, ...] = ()
     source: Path | None = None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One custom managed policy of a profile: its template and who it is attached to."""
+
+    id: str
+    name: str  # may hold placeholders, e.g. "{{policy_name}}"
+    template: dict[str, Any]
+    source: Path
+    attach_to: tuple[str, ...]
+    takes_addenda: bool = False
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    description: str
+    required: bool = False
+    pattern: str | None = None
+    default: str | None = None
 
 
 @dataclass(frozen=True)
 class NodeRoleSpec:
     trust_policy: dict[str, Any]
-    attach_user_policy: bool
     managed_policy_arns: tuple[str, ...]
     trust_source: Path
 
@@ -50,12 +71,21 @@ class Profile:
     name: str
     title: str
     description: str
-    defaults: Mapping[str, str]
-    user_policy: dict[str, Any]
-    user_policy_source: Path
+    defaults: Mapping[str, Any]
+    parameters: Mapping[str, ParameterSpec]
+    derived: Mapping[str, Mapping[str, str]]
+    variants: Mapping[str, tuple[PolicySpec, ...]]
+    default_variant: str
+    variant_descriptions: Mapping[str, str]
     node_role: NodeRoleSpec | None
     addenda: Mapping[str, Addendum]
     root: Path
+    outputs: tuple[str, ...] = ()
+    account_parameter: str | None = None
+    handoff: Mapping[str, str] = field(default_factory=dict)
+
+    def policies(self, variant: str | None = None) -> tuple[PolicySpec, ...]:
+        return self.variants[variant or self.default_variant]
 
 
 def read_json(path: Path) -> Any:
@@ -84,7 +114,7 @@ def _expect(cond: bool, where: Path, message: str, fix: str) -> None:
 def _load_addendum(path: Path) -> Addendum:
     data = read_json(path)
     _expect(isinstance(data, dict), path, "an addendum must be a JSON object", 'use {"description": ..., "statements": [...]}')
-    known = {"description", "statements", "replaces_sids", "managed_policy_arns", "conflicts_with"}
+    known = {"description", "statements", "replaces_sids", "managed_policy_arns", "conflicts_with", "only_variants"}
     unknown = sorted(set(data) - known)
     _expect(not unknown, path, f"unknown keys {unknown}", f"use only {sorted(known)}")
     statements = data.get("statements", [])
@@ -102,49 +132,93 @@ def _load_addendum(path: Path) -> Addendum:
         replaces_sids=tuple(data.get("replaces_sids", [])),
         managed_policy_arns={k: tuple(v) for k, v in arns.items()},
         conflicts_with=tuple(data.get("conflicts_with", [])),
+        only_variants=tuple(data.get("only_variants", [])),
         source=path,
     )
 
 
-def load_profile_dir(root: Path) -> Profile:
-    """Load a profile from a folder holding profile.json (built-in or a user's own)."""
-    meta_path = root / "profile.json"
-    meta = read_json(meta_path)
-    _expect(isinstance(meta, dict), meta_path, "profile.json must be a JSON object", "see policy_json/nextai/profile.json")
-    _expect("user_policy" in meta, meta_path, "missing 'user_policy'", "name the user policy template file")
-    policy_path = (root / meta["user_policy"]).resolve()
-    user_policy = read_json(policy_path)
-    _expect(isinstance(user_policy, dict) and isinstance(user_policy.get("Statement"), list), policy_path,
+def load_policy_template(path: Path) -> dict[str, Any]:
+    document = read_json(path)
+    _expect(isinstance(document, dict) and isinstance(document.get("Statement"), list), path,
             "a policy template must be an object with a 'Statement' list", "see policy_json/nextai/user-policy.json")
+    return document
+
+
+def _load_policies(root: Path, entries: Any, where: Path) -> tuple[PolicySpec, ...]:
+    _expect(isinstance(entries, list) and entries, where, "'policies' must be a non-empty list", "see policy_json/nextai/profile.json")
+    specs = []
+    for entry in entries:
+        _expect(isinstance(entry, dict) and {"id", "template"} <= set(entry), where,
+                "each policy needs 'id' and 'template'", '{"id": "main", "template": "policy.json", "attach_to": ["user"]}')
+        attach_to = tuple(entry.get("attach_to", ["user"]))
+        _expect(set(attach_to) <= set(ATTACH_TARGETS), where, f"policy '{entry['id']}': attach_to {list(attach_to)}",
+                f"use {list(ATTACH_TARGETS)}")
+        source = (root / entry["template"]).resolve()
+        specs.append(PolicySpec(id=entry["id"], name=entry.get("name", "{{policy_name}}"), template=load_policy_template(source),
+                                source=source, attach_to=attach_to, takes_addenda=bool(entry.get("addenda", False))))
+    _expect(sum(s.takes_addenda for s in specs) <= 1, where, "more than one policy takes addenda", "mark one policy with \"addenda\": true")
+    return tuple(specs)
+
+
+def build_profile(name: str, root: Path, meta: dict[str, Any], meta_path: Path,
+                  addenda_paths: list[Path] | None = None) -> Profile:
+    """A Profile from profile.json data (built-in profiles, and custom ones assembled from config)."""
+    known = {"title", "description", "source", "defaults", "parameters", "derived", "policies", "variants",
+             "default_variant", "node_role", "outputs", "account_parameter", "handoff"}
+    unknown = sorted(set(meta) - known)
+    _expect(not unknown, meta_path, f"unknown keys {unknown}", f"use only {sorted(known)}")
+    default_variant = meta.get("default_variant", "default")
+    variants = {default_variant: _load_policies(root, meta.get("policies"), meta_path)}
+    descriptions = {default_variant: meta.get("description", "")}
+    for variant, spec in meta.get("variants", {}).items():
+        variants[variant] = _load_policies(root, spec.get("policies"), meta_path)
+        descriptions[variant] = spec.get("description", "")
     node_role = None
     if meta.get("node_role"):
         role = meta["node_role"]
         trust_path = (root / role["trust_policy"]).resolve()
-        node_role = NodeRoleSpec(
-            trust_policy=read_json(trust_path),
-            attach_user_policy=bool(role.get("attach_user_policy", False)),
-            managed_policy_arns=tuple(role.get("managed_policy_arns", [])),
-            trust_source=trust_path,
-        )
-    addenda = {p.stem: _load_addendum(p) for p in sorted((root / "addenda").glob("*.json"))}
+        node_role = NodeRoleSpec(trust_policy=read_json(trust_path),
+                                 managed_policy_arns=tuple(role.get("managed_policy_arns", [])), trust_source=trust_path)
+    parameters = {
+        key: ParameterSpec(name=key, description=spec.get("description", ""), required=bool(spec.get("required", False)),
+                           pattern=spec.get("pattern"), default=spec.get("default"))
+        for key, spec in meta.get("parameters", {}).items()
+    }
+    if addenda_paths is None:
+        addenda_paths = sorted((root / "addenda").glob("*.json"))
+    addenda = {p.stem: _load_addendum(p) for p in addenda_paths}
     return Profile(
-        name=root.name,
-        title=str(meta.get("title", root.name)),
+        name=name,
+        title=str(meta.get("title", name)),
         description=str(meta.get("description", "")),
         defaults=dict(meta.get("defaults", {})),
-        user_policy=user_policy,
-        user_policy_source=policy_path,
+        parameters=parameters,
+        derived=dict(meta.get("derived", {})),
+        variants=variants,
+        default_variant=default_variant,
+        variant_descriptions=descriptions,
         node_role=node_role,
         addenda=addenda,
         root=root,
+        outputs=tuple(meta.get("outputs", [])),
+        account_parameter=meta.get("account_parameter"),
+        handoff=dict(meta.get("handoff", {})),
     )
+
+
+def load_profile_dir(root: Path) -> Profile:
+    """Load a profile from a folder holding profile.json."""
+    meta_path = root / "profile.json"
+    meta = read_json(meta_path)
+    _expect(isinstance(meta, dict), meta_path, "profile.json must be a JSON object", "see policy_json/nextai/profile.json")
+    return build_profile(root.name, root, meta, meta_path)
 
 
 @lru_cache(maxsize=None)
 def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
     folder = root / name
     if not (folder / "profile.json").is_file():
-        raise PolicyError(Problem(f"profile '{name}'", "no such profile", f"use one of {list_profiles(root)}"))
+        raise PolicyError(Problem(f"profile '{name}'", "no such profile", f"use one of {list_profiles(root) + ['custom']}"))
     return load_profile_dir(folder)
 
 
@@ -172,14 +246,15 @@ def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
     return PLACEHOLDER.sub(fill, template.replace("${", "$${"))
 
 
-def merge_statements(profile: Profile, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
-    """Base statements plus the chosen addenda, in a stable order (addenda sorted by name).
+def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
+    """A policy's statements plus, for the policy that takes addenda, the chosen ones.
 
-    Returns each statement with the file it came from, for error messages.
+    Addenda come in a stable order (sorted by name), after the base statements, minus the base
+    statements they replace. Returns each statement with the file it came from, for error messages.
     """
-    chosen = [profile.addenda[name] for name in sorted(set(addenda))]
+    chosen = [profile.addenda[name] for name in sorted(set(addenda))] if policy.takes_addenda else []
     replaced = {sid for addendum in chosen for sid in addendum.replaces_sids}
-    merged = [(s, profile.user_policy_source) for s in profile.user_policy["Statement"] if s.get("Sid") not in replaced]
+    merged = [(s, policy.source) for s in policy.template["Statement"] if s.get("Sid") not in replaced]
     for addendum in chosen:
         merged.extend((s, addendum.source) for s in addendum.statements)
     return merged

@@ -8,7 +8,7 @@ from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from modules.aws import aws_data, aws_provider
-from modules.node_role import NodeRole, NodeRoleSettings
+from modules.node_role import INSTANCE_PROFILE_ID, NodeRole, NodeRoleSettings
 from modules.policy import CustomManagedPolicy
 from modules.user import RestrictedUser, UserSettings
 
@@ -59,26 +59,38 @@ class DeploymentStack(TerraformStack):
 
     def __init__(self, scope: Construct, documents: DeploymentDocuments, config: FoundryConfig):
         deployment = documents.deployment
+        profile = documents.profile
         super().__init__(scope, deployment.name)
         aws_provider(self, provider_attributes(deployment.region, config.localstack))
         configure_backend(self, deployment.name, config.backend, config.localstack)
+        caller = None
         account_id = deployment.account_id
         if not account_id:
-            account_id = aws_data(self, "current", "aws_caller_identity").get_string_attribute("account_id")
+            caller = aws_data(self, "current", "aws_caller_identity")
+            account_id = caller.get_string_attribute("account_id")
 
-        policy = CustomManagedPolicy(
-            self, "custom_policy", deployment.policy_name, documents.user_policy_parts,
-            description=f"{documents.profile.title} policy (iam-foundry deployment {deployment.name})",
-            path=deployment.path, tags=documents.tags)
-        self._output("policy_arns", policy.arns, "ARNs of the custom managed policy (one per part)")
-        self._output("policy_names", [p.get_string_attribute("name") for p in policy.policies], "Names of the custom managed policy parts")
+        user_policy_arns: list[str] = []
+        role_policy_arns: list[str] = []
+        all_policies = []
+        for policy_docs in documents.policies:
+            policy = CustomManagedPolicy(
+                self, "policy" if policy_docs.id == "main" else f"policy_{policy_docs.id}", policy_docs.name, policy_docs.parts,
+                description=f"{profile.title} {'' if policy_docs.id == 'main' else policy_docs.id + ' '}policy (iam-foundry deployment {deployment.name})",
+                path=deployment.path, tags=documents.tags)
+            all_policies += policy.policies
+            if "user" in policy_docs.attach_to:
+                user_policy_arns += policy.arns
+            if "node_role" in policy_docs.attach_to:
+                role_policy_arns += policy.arns
+        self._output("policy_arns", [p.get_string_attribute("arn") for p in all_policies], "ARNs of the custom managed policies (one per part)")
+        self._output("policy_names", [p.get_string_attribute("name") for p in all_policies], "Names of the custom managed policies")
 
         if deployment.create_user:
             user = RestrictedUser(self, "user", UserSettings(
                 name=deployment.user_name, path=deployment.path, permissions_boundary=deployment.permissions_boundary,
                 force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
                 pgp_key=deployment.pgp_key, tags=documents.tags,
-            ), policy.arns + documents.user_managed_arns)
+            ), user_policy_arns + documents.user_managed_arns)
             self._output("user_name", user.name, "IAM user name")
             self._output("user_arn", user.arn, "IAM user ARN")
             if user.access_key:
@@ -95,11 +107,26 @@ class DeploymentStack(TerraformStack):
                 name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
                 trust_policy=documents.trust_policy or {}, path=deployment.path,
                 permissions_boundary=deployment.permissions_boundary, tags=documents.tags,
-            ), (policy.arns if documents.attach_policy_to_role else []) + documents.role_managed_arns)
+            ), role_policy_arns + documents.role_managed_arns)
+            if profile.account_parameter and caller is not None:
+                # The account was not known at synth time: refuse at plan time to create the role elsewhere.
+                expected = deployment.parameters[profile.account_parameter]
+                role.role.add_override("lifecycle.precondition", [{
+                    "condition": f'${{data.aws_caller_identity.current.account_id == "{expected}"}}',
+                    "error_message": f"{profile.title} needs the role in account {expected} "
+                                     f"(parameters.{profile.account_parameter}); the credentials point at another account.",
+                }])
             self._output("role_name", role.name, "Node role name")
             self._output("role_arn", role.arn, "Node role ARN")
             self._output("instance_profile_name", role.instance_profile.get_string_attribute("name"), "Instance profile name")
             self._output("instance_profile_arn", role.instance_profile.get_string_attribute("arn"), "Instance profile ARN")
+            if "compute_config_json" in profile.outputs:
+                profile_arn = f"aws_iam_instance_profile.{INSTANCE_PROFILE_ID}.arn"
+                self._output("compute_config_json", f"${{jsonencode({{IamInstanceProfile = {{Arn = {profile_arn}}}}})}}",
+                             "Compute Config JSON to paste into the platform (advanced configuration)")
+        for name in profile.outputs:
+            if name in deployment.parameters:
+                self._output(name, deployment.parameters[name], f"Passed through from parameters.{name}")
         self._output("account_id", account_id, "AWS account the deployment lives in")
 
     def _output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:

@@ -13,6 +13,8 @@ from constructs import Construct
 
 from .aws import aws_resource
 
+INSTANCE_PROFILE_ID = "instance_profile"  # logical id, referenced by expressions built in the stack
+
 
 @dataclass(frozen=True)
 class NodeRoleSettings:
@@ -41,7 +43,7 @@ class NodeRole(Construct):
                          {"role": self.name, "policy_arn": arn})
             for index, arn in enumerate(policy_arns)
         ]
-        self.instance_profile = aws_resource(self, "instance_profile", "aws_iam_instance_profile", {
+        self.instance_profile = aws_resource(self, INSTANCE_PROFILE_ID, "aws_iam_instance_profile", {
             "name": settings.instance_profile_name,
             "path": settings.path,
             "role": self.name,

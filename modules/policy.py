@@ -21,8 +21,9 @@ class CustomManagedPolicy(Construct):
     def __init__(self, scope: Construct, construct_id: str, name: str, documents: list[dict[str, Any]],
                  description: str, path: str = "/", tags: dict[str, str] | None = None):
         super().__init__(scope, construct_id)
+        # Logical ids follow the construct id: policy, policy_2, ... (stable across re-runs).
         self.policies = [
-            aws_resource(self, "policy" if index == 0 else f"policy_{index + 1}", "aws_iam_policy", {
+            aws_resource(self, construct_id if index == 0 else f"{construct_id}_{index + 1}", "aws_iam_policy", {
                 "name": part_name(name, index),
                 "path": path,
                 "description": description if len(documents) == 1 else f"{description} (part {index + 1} of {len(documents)})",

@@ -52,16 +52,17 @@ def test_malformed_json_error_names_file_and_line(tmp_path):
 
 def test_role_creation_replaces_the_last_two_base_statements():
     profile = load_profile("nextai")
-    base = [s["Sid"] for s, _ in merge_statements(profile, [])]
-    with_addendum = [s["Sid"] for s, _ in merge_statements(profile, ["role-creation"])]
+    main = profile.policies()[0]
+    base = [s["Sid"] for s, _ in merge_statements(profile, main, [])]
+    with_addendum = [s["Sid"] for s, _ in merge_statements(profile, main, ["role-creation"])]
     assert base[-2:] == ["PassNodeRole", "GetNodeInstanceProfile"]
     assert with_addendum == base[:-2] + ["CreateAndPassNodeRole", "CreateNodeInstanceProfile"]
 
 
 def test_addenda_order_is_stable_whatever_the_config_order():
     profile = load_profile("nextai")
-    a = merge_statements(profile, ["open-ports", "clone-disk"])
-    b = merge_statements(profile, ["clone-disk", "open-ports"])
+    a = merge_statements(profile, profile.policies()[0], ["open-ports", "clone-disk"])
+    b = merge_statements(profile, profile.policies()[0], ["clone-disk", "open-ports"])
     assert [s["Sid"] for s, _ in a] == [s["Sid"] for s, _ in b]
 
 
@@ -91,11 +92,18 @@ def test_single_statement_over_quota_cannot_be_split():
     assert "S0" in str(err.value) and "6144" in str(err.value)
 
 
-def test_custom_profile_dir_loads(tmp_path):
+def test_unknown_addendum_key_names_the_file(tmp_path):
     (tmp_path / "addenda").mkdir()
-    (tmp_path / "profile.json").write_text(json.dumps({"user_policy": "p.json"}))
+    (tmp_path / "profile.json").write_text(json.dumps({"policies": [{"id": "main", "template": "p.json"}]}))
     (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": []}))
     (tmp_path / "addenda" / "extra.json").write_text(json.dumps({"typo": 1}))
     with pytest.raises(PolicyError) as err:
         load_profile_dir(tmp_path)
     assert "extra.json" in str(err.value) and "typo" in str(err.value)
+
+
+def test_unknown_profile_key_names_the_file(tmp_path):
+    (tmp_path / "profile.json").write_text(json.dumps({"user_polcy": "p.json"}))
+    with pytest.raises(PolicyError) as err:
+        load_profile_dir(tmp_path)
+    assert "profile.json" in str(err.value) and "user_polcy" in str(err.value)
