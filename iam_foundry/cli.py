@@ -16,10 +16,12 @@ from . import localstack as ls
 from .config import DEFAULT_CONFIG, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError
+from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from .policy_templates import list_profiles, load_profile, rendered_size
 from .synth import DEFAULT_OUTDIR, stack_dir, synth
 from .terraform import Terraform
 
+DEFAULT_HANDOFF = Path(".iam-foundry") / "handoff.json"
 console = Console(stderr=True)
 out = Console()
 
@@ -144,12 +146,47 @@ def _print_outputs(stack: str, outputs: dict[str, Any]) -> None:
     out.print(table)
 
 
+handoff_file_option = click.option("--handoff-file", type=click.Path(path_type=Path), default=DEFAULT_HANDOFF, show_default=True,
+                                   help="JSON file with what each platform's installer asks for.")
+with_secret_option = click.option("--with-secret", is_flag=True,
+                                  help="Also write the access key secret into the handoff file (mode 0600); it is never printed.")
+
+
+def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool) -> None:
+    entries = {}
+    for stack in names:
+        terraform = obj.terraform(stack)
+        outputs = terraform.outputs()
+        secrets = {name: terraform.secret_output(name) for name in SECRET_OUTPUTS if name in outputs} if with_secret else None
+        entries[stack] = handoff_entry(obj.config, stack, outputs, secrets)
+        table = Table(title=f"{stack}: give the {entries[stack]['profile']} installer")
+        table.add_column("asks for")
+        table.add_column("value", overflow="fold")
+        for label, value in entries[stack]["for the installer"].items():
+            table.add_row(label, value if isinstance(value, str) else json.dumps(value))
+        out.print(table)
+    write_handoff(path, entries)
+    console.print(f"Handoff written to {path}" + (" (includes secrets: keep it private)" if with_secret else ""))
+
+
+@cli.command()
+@stack_option
+@handoff_file_option
+@with_secret_option
+@click.pass_obj
+def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secret: bool) -> None:
+    """Print and write what each platform's installer asks for (role ARN, instance profile, key id, ...)."""
+    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret)
+
+
 @cli.command()
 @stack_option
 @click.option("--stop-localstack", is_flag=True, help="Stop LocalStack afterwards (its resources are then gone).")
+@handoff_file_option
+@with_secret_option
 @click.pass_obj
-def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool) -> None:
-    """Validate, start the embedded LocalStack if the config uses it, synth, apply, and print outputs."""
+def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path, with_secret: bool) -> None:
+    """Validate, start the embedded LocalStack if the config uses it, synth, apply, print outputs and the handoff."""
     names = obj.stacks(stacks)
     for name in names:
         build_documents(obj.config.deployment(name))  # every error before anything starts
@@ -162,6 +199,7 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool) -> None:
                 terraform.apply()
             console.print(f"[green]{stack}: applied[/green]")
             _print_outputs(stack, terraform.outputs())
+        _handoff(obj, names, handoff_file, with_secret)
     finally:
         if stop_localstack and obj.config.localstack.enabled and ls.stop():
             console.print("LocalStack stopped")
@@ -215,13 +253,19 @@ def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 def profiles() -> None:
     """List built-in profiles and their addenda."""
-    table = Table(title="profiles (policy_json/)")
-    for column in ("profile", "title", "addenda"):
-        table.add_column(column)
     for name in list_profiles():
         profile = load_profile(name)
-        table.add_row(name, profile.title, "\n".join(f"{a.name}: {a.description}" for a in profile.addenda.values()) or "-")
-    out.print(table)
+        out.print(f"[bold]{name}[/bold] — {profile.title}")
+        out.print(f"  {profile.description}", highlight=False)
+        for variant, description in profile.variant_descriptions.items():
+            default = " (default)" if variant == profile.default_variant else ""
+            out.print(f"  variant [cyan]{variant}[/cyan]{default}", highlight=False)
+        for addendum in profile.addenda.values():
+            out.print(f"  addendum [cyan]{addendum.name}[/cyan]: {addendum.description}", highlight=False)
+        for parameter in profile.parameters.values():
+            need = "required" if parameter.required else f"optional, default {parameter.default!r}" if parameter.default else "optional"
+            out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}", highlight=False)
+        out.print()
 
 
 @cli.group()

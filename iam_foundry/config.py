@@ -288,6 +288,8 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     if not names["instance_profile_name"]:
         names["instance_profile_name"] = defaults.get("instance_profile_name") or names["role_name"]
     for key, value in names.items():  # defaults filled from parameters must be valid names too
+        if PLACEHOLDER.search(value):
+            continue  # built from a missing parameter, which is reported already
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             problems.append(Problem(f"{where}.{key}", f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))

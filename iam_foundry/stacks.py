@@ -108,7 +108,7 @@ class DeploymentStack(TerraformStack):
                 trust_policy=documents.trust_policy or {}, path=deployment.path,
                 permissions_boundary=deployment.permissions_boundary, tags=documents.tags,
             ), role_policy_arns + documents.role_managed_arns)
-            if profile.account_parameter and caller is not None:
+            if profile.account_parameter in deployment.parameters and caller is not None:
                 # The account was not known at synth time: refuse at plan time to create the role elsewhere.
                 expected = deployment.parameters[profile.account_parameter]
                 role.role.add_override("lifecycle.precondition", [{

@@ -76,6 +76,15 @@ class Terraform:
     def destroy(self, *extra: str) -> None:
         self.run("destroy", "-input=false", "-no-color", "-auto-approve", *extra)
 
+    def secret_output(self, name: str) -> str | None:
+        """One sensitive output in clear, for the handoff file only (never echoed)."""
+        echo, self.echo = self.echo, None
+        try:
+            raw = json.loads(self.run("output", "-json", "-no-color").stdout or "{}")
+        finally:
+            self.echo = echo
+        return raw.get(name, {}).get("value")
+
     def outputs(self) -> dict[str, Any]:
         """Output values; sensitive ones are replaced by a marker, never returned in clear."""
         result = self.run("output", "-json", "-no-color")
