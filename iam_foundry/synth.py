@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from . import cache
 from .config import FoundryConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,14 +24,24 @@ def stack_dir(outdir: Path, stack: str) -> Path:
     return outdir / "stacks" / stack
 
 
-def synth(config: FoundryConfig, outdir: Path = DEFAULT_OUTDIR, stacks: list[str] | None = None) -> list[str]:
-    """Synthesize the chosen deployments (default: all); returns the stack names written."""
+def synth(config: FoundryConfig, outdir: Path = DEFAULT_OUTDIR, stacks: list[str] | None = None,
+          use_cache: bool = True) -> list[str]:
+    """Synthesize the chosen deployments (default: all); returns the stack names written.
+
+    When nothing the synth reads has changed since the last one into this outdir, the output is
+    already right and cdktf is not even imported.
+    """
+    outdir = Path(outdir)
+    key = cache.fingerprint(config, stacks)
+    wanted = sorted(stacks) if stacks else sorted(d.name for d in config.deployments)
+    if use_cache and cache.is_fresh(outdir, key):
+        return wanted
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from .stacks import build_app  # imports cdktf: only when actually synthesizing
 
-    outdir = Path(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; cdktf.out is an ordinary folder
     try:
         app = build_app(config, outdir=str(staging), stacks=stacks)
         app.synth()
@@ -52,6 +63,7 @@ def synth(config: FoundryConfig, outdir: Path = DEFAULT_OUTDIR, stacks: list[str
             shutil.rmtree(retired, ignore_errors=True)
         else:
             staging.rename(outdir)
+        cache.record(outdir, key, names)
         return names
     finally:
         shutil.rmtree(staging, ignore_errors=True)
