@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import App, TerraformStack
 from constructs import Construct
 
-from modules.aws import aws_data, aws_provider
-from modules.node_role import INSTANCE_PROFILE_ID, NodeRole, NodeRoleSettings
+from modules.aws import DeclaredBackend, StackBlocks, aws_provider_blocks
+from modules.node_role import NodeRole, NodeRoleSettings
 from modules.policy import CustomManagedPolicy
 from modules.user import RestrictedUser, UserSettings
 
@@ -34,24 +34,26 @@ def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
     return attributes
 
 
-def configure_backend(stack: TerraformStack, name: str, backend: Backend, localstack: LocalStack) -> None:
+def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:
+    """The backend type and its settings for one stack."""
     if backend.type == "local":
         # Terraform runs in cdktf.out/stacks/<name>; keep state beside the project, not in cdktf.out.
-        LocalBackend(stack, path=f"../../../{backend.path.strip('/')}/{name}.tfstate")
-        return
-    s3 = S3Backend(stack, bucket=backend.bucket, key=backend.state_key(name), region=backend.region, encrypt=True)
-    # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
-    s3.add_override("use_lockfile", True)
+        return "local", {"path": f"../../../{backend.path.strip('/')}/{name}.tfstate"}
+    settings: dict[str, Any] = {
+        "bucket": backend.bucket, "key": backend.state_key(name), "region": backend.region, "encrypt": True,
+        # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
+        "use_lockfile": True,
+    }
     if localstack.enabled:
-        for key, value in {
-            **LOCALSTACK_CREDENTIALS,
-            "endpoints": {service: localstack.endpoint for service in LOCALSTACK_SERVICES},
-            "use_path_style": True,
-            "skip_credentials_validation": True,
-            "skip_requesting_account_id": True,
-            "skip_metadata_api_check": True,
-        }.items():
-            s3.add_override(key, value)
+        settings.update(
+            LOCALSTACK_CREDENTIALS,
+            endpoints={service: localstack.endpoint for service in LOCALSTACK_SERVICES},
+            use_path_style=True,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+        )
+    return "s3", settings
 
 
 class DeploymentStack(TerraformStack):
@@ -61,29 +63,32 @@ class DeploymentStack(TerraformStack):
         deployment = documents.deployment
         profile = documents.profile
         super().__init__(scope, deployment.name)
-        aws_provider(self, provider_attributes(deployment.region, config.localstack))
-        configure_backend(self, deployment.name, config.backend, config.localstack)
-        caller = None
+        self.terraform_blocks = blocks = StackBlocks()
+        required, blocks.provider = aws_provider_blocks(provider_attributes(deployment.region, config.localstack))
+        backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
+        DeclaredBackend(self, backend_type)
+        blocks.terraform = {**required, "backend": {backend_type: backend}}
         account_id = deployment.account_id
         if not account_id:
-            caller = aws_data(self, "current", "aws_caller_identity")
-            account_id = caller.get_string_attribute("account_id")
+            account_id = blocks.add_data("aws_caller_identity", "current").attr("account_id")
 
         user_policy_arns: list[str] = []
         role_policy_arns: list[str] = []
-        all_policies = []
+        all_arns: list[str] = []
+        all_names: list[str] = []
         for policy_docs in documents.policies:
             policy = CustomManagedPolicy(
                 self, "policy" if policy_docs.id == "main" else f"policy_{policy_docs.id}", policy_docs.name, policy_docs.parts,
                 description=f"{profile.title} {'' if policy_docs.id == 'main' else policy_docs.id + ' '}policy (iam-foundry deployment {deployment.name})",
                 path=deployment.path, tags=documents.tags)
-            all_policies += policy.policies
+            all_arns += policy.arns
+            all_names += policy.names
             if "user" in policy_docs.attach_to:
                 user_policy_arns += policy.arns
             if "node_role" in policy_docs.attach_to:
                 role_policy_arns += policy.arns
-        self._output("policy_arns", [p.get_string_attribute("arn") for p in all_policies], "ARNs of the custom managed policies (one per part)")
-        self._output("policy_names", [p.get_string_attribute("name") for p in all_policies], "Names of the custom managed policies")
+        blocks.add_output("policy_arns", all_arns, "ARNs of the custom managed policies (one per part)")
+        blocks.add_output("policy_names", all_names, "Names of the custom managed policies")
 
         if deployment.create_user:
             user = RestrictedUser(self, "user", UserSettings(
@@ -91,46 +96,45 @@ class DeploymentStack(TerraformStack):
                 force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
                 pgp_key=deployment.pgp_key, tags=documents.tags,
             ), user_policy_arns + documents.user_managed_arns)
-            self._output("user_name", user.name, "IAM user name")
-            self._output("user_arn", user.arn, "IAM user ARN")
+            blocks.add_output("user_name", user.name, "IAM user name")
+            blocks.add_output("user_arn", user.arn, "IAM user ARN")
             if user.access_key:
-                self._output("access_key_id", user.access_key.get_string_attribute("id"), "Access key id of the user")
+                blocks.add_output("access_key_id", user.access_key.attr("id"), "Access key id of the user")
                 if deployment.pgp_key:
-                    self._output("access_key_encrypted_secret", user.access_key.get_string_attribute("encrypted_secret"),
-                                 "Secret access key, encrypted with pgp_key", sensitive=True)
+                    blocks.add_output("access_key_encrypted_secret", user.access_key.attr("encrypted_secret"),
+                                      "Secret access key, encrypted with pgp_key", sensitive=True)
                 else:
-                    self._output("access_key_secret", user.access_key.get_string_attribute("secret"),
-                                 "Secret access key (read it with: terraform output -raw access_key_secret)", sensitive=True)
+                    blocks.add_output("access_key_secret", user.access_key.attr("secret"),
+                                      "Secret access key (read it with: terraform output -raw access_key_secret)", sensitive=True)
 
         if documents.creates_role:
-            role = NodeRole(self, "node_role", NodeRoleSettings(
-                name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
-                trust_policy=documents.trust_policy or {}, path=deployment.path,
-                permissions_boundary=deployment.permissions_boundary, tags=documents.tags,
-            ), role_policy_arns + documents.role_managed_arns)
-            if profile.account_parameter in deployment.parameters and caller is not None:
+            preconditions = []
+            if profile.account_parameter in deployment.parameters and not deployment.account_id:
                 # The account was not known at synth time: refuse at plan time to create the role elsewhere.
                 expected = deployment.parameters[profile.account_parameter]
-                role.role.add_override("lifecycle.precondition", [{
+                preconditions.append({
                     "condition": f'${{data.aws_caller_identity.current.account_id == "{expected}"}}',
                     "error_message": f"{profile.title} needs the role in account {expected} "
                                      f"(parameters.{profile.account_parameter}); the credentials point at another account.",
-                }])
-            self._output("role_name", role.name, "Node role name")
-            self._output("role_arn", role.arn, "Node role ARN")
-            self._output("instance_profile_name", role.instance_profile.get_string_attribute("name"), "Instance profile name")
-            self._output("instance_profile_arn", role.instance_profile.get_string_attribute("arn"), "Instance profile ARN")
+                })
+            role = NodeRole(self, "node_role", NodeRoleSettings(
+                name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
+                trust_policy=documents.trust_policy or {}, path=deployment.path,
+                permissions_boundary=deployment.permissions_boundary, tags=documents.tags, preconditions=preconditions,
+            ), role_policy_arns + documents.role_managed_arns)
+            blocks.add_output("role_name", role.name, "Node role name")
+            blocks.add_output("role_arn", role.arn, "Node role ARN")
+            blocks.add_output("instance_profile_name", role.instance_profile.attr("name"), "Instance profile name")
+            blocks.add_output("instance_profile_arn", role.instance_profile.attr("arn"), "Instance profile ARN")
             if "compute_config_json" in profile.outputs:
-                profile_arn = f"aws_iam_instance_profile.{INSTANCE_PROFILE_ID}.arn"
-                self._output("compute_config_json", f"${{jsonencode({{IamInstanceProfile = {{Arn = {profile_arn}}}}})}}",
-                             "Compute Config JSON to paste into the platform (advanced configuration)")
+                blocks.add_output("compute_config_json",
+                                  f"${{jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})}}",
+                                  "Compute Config JSON to paste into the platform (advanced configuration)")
         for name in profile.outputs:
             if name in deployment.parameters:
-                self._output(name, deployment.parameters[name], f"Passed through from parameters.{name}")
-        self._output("account_id", account_id, "AWS account the deployment lives in")
-
-    def _output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:
-        TerraformOutput(self, name, value=value, description=description, sensitive=sensitive or None)
+                blocks.add_output(name, deployment.parameters[name], f"Passed through from parameters.{name}")
+        blocks.add_output("account_id", account_id, "AWS account the deployment lives in")
+        blocks.write_to(self, deployment.name)
 
 
 def build_app(config: FoundryConfig, outdir: str, stacks: list[str] | None = None) -> App:

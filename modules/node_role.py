@@ -11,9 +11,7 @@ from typing import Any
 
 from constructs import Construct
 
-from .aws import aws_resource
-
-INSTANCE_PROFILE_ID = "instance_profile"  # logical id, referenced by expressions built in the stack
+from .aws import StackBlocks
 
 
 @dataclass(frozen=True)
@@ -24,26 +22,27 @@ class NodeRoleSettings:
     path: str = "/"
     permissions_boundary: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # Terraform lifecycle preconditions on the role, e.g. "must be created in the platform's account".
+    preconditions: list[dict[str, str]] = field(default_factory=list)
 
 
 class NodeRole(Construct):
     def __init__(self, scope: Construct, construct_id: str, settings: NodeRoleSettings, policy_arns: list[str]):
         super().__init__(scope, construct_id)
-        self.role = aws_resource(self, "node_role", "aws_iam_role", {
+        blocks = StackBlocks.of(scope)
+        self.role = blocks.add_resource("aws_iam_role", "node_role", {
             "name": settings.name,
             "path": settings.path,
             "assume_role_policy": json.dumps(settings.trust_policy, separators=(",", ":")),
             "permissions_boundary": settings.permissions_boundary,
             "tags": settings.tags or None,
+            "lifecycle": {"precondition": settings.preconditions} if settings.preconditions else None,
         })
-        self.name = self.role.get_string_attribute("name")
-        self.arn = self.role.get_string_attribute("arn")
-        self.attachments = [
-            aws_resource(self, f"node_role_policy_{index}", "aws_iam_role_policy_attachment",
-                         {"role": self.name, "policy_arn": arn})
-            for index, arn in enumerate(policy_arns)
-        ]
-        self.instance_profile = aws_resource(self, INSTANCE_PROFILE_ID, "aws_iam_instance_profile", {
+        self.name = self.role.attr("name")
+        self.arn = self.role.attr("arn")
+        for index, arn in enumerate(policy_arns):
+            blocks.add_resource("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": self.name, "policy_arn": arn})
+        self.instance_profile = blocks.add_resource("aws_iam_instance_profile", "instance_profile", {
             "name": settings.instance_profile_name,
             "path": settings.path,
             "role": self.name,

@@ -7,7 +7,7 @@ from typing import Any
 
 from constructs import Construct
 
-from .aws import aws_resource
+from .aws import StackBlocks
 
 
 def part_name(base: str, index: int) -> str:
@@ -16,14 +16,14 @@ def part_name(base: str, index: int) -> str:
 
 
 class CustomManagedPolicy(Construct):
-    """One aws_iam_policy per rendered document part."""
+    """One aws_iam_policy per rendered document part; logical ids follow the construct id (policy, policy_2, ...)."""
 
     def __init__(self, scope: Construct, construct_id: str, name: str, documents: list[dict[str, Any]],
                  description: str, path: str = "/", tags: dict[str, str] | None = None):
         super().__init__(scope, construct_id)
-        # Logical ids follow the construct id: policy, policy_2, ... (stable across re-runs).
+        blocks = StackBlocks.of(scope)
         self.policies = [
-            aws_resource(self, construct_id if index == 0 else f"{construct_id}_{index + 1}", "aws_iam_policy", {
+            blocks.add_resource("aws_iam_policy", construct_id if index == 0 else f"{construct_id}_{index + 1}", {
                 "name": part_name(name, index),
                 "path": path,
                 "description": description if len(documents) == 1 else f"{description} (part {index + 1} of {len(documents)})",
@@ -32,4 +32,5 @@ class CustomManagedPolicy(Construct):
             })
             for index, document in enumerate(documents)
         ]
-        self.arns = [policy.get_string_attribute("arn") for policy in self.policies]
+        self.arns = [policy.attr("arn") for policy in self.policies]
+        self.names = [policy.attr("name") for policy in self.policies]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from constructs import Construct
 
-from .aws import aws_resource
+from .aws import StackBlocks
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,20 @@ class RestrictedUser(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, settings: UserSettings, policy_arns: list[str]):
         super().__init__(scope, construct_id)
+        blocks = StackBlocks.of(scope)
         self.settings = settings
-        self.user = aws_resource(self, "user", "aws_iam_user", {
+        self.user = blocks.add_resource("aws_iam_user", "user", {
             "name": settings.name,
             "path": settings.path,
             "permissions_boundary": settings.permissions_boundary,
             "force_destroy": settings.force_destroy,
             "tags": settings.tags or None,
         })
-        self.name = self.user.get_string_attribute("name")
-        self.arn = self.user.get_string_attribute("arn")
-        self.attachments = [
-            aws_resource(self, f"user_policy_{index}", "aws_iam_user_policy_attachment",
-                         {"user": self.name, "policy_arn": arn})
-            for index, arn in enumerate(policy_arns)
-        ]
+        self.name = self.user.attr("name")
+        self.arn = self.user.attr("arn")
+        for index, arn in enumerate(policy_arns):
+            blocks.add_resource("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": self.name, "policy_arn": arn})
         self.access_key = None
         if settings.create_access_key:
-            self.access_key = aws_resource(self, "user_access_key", "aws_iam_access_key",
-                                           {"user": self.name, "pgp_key": settings.pgp_key})
+            self.access_key = blocks.add_resource("aws_iam_access_key", "user_access_key",
+                                                  {"user": self.name, "pgp_key": settings.pgp_key})
