@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -56,7 +57,8 @@ class FoundryGroup(click.Group):
         except FoundryError as err:
             console.print("[bold red]iam-foundry: failed[/bold red]")
             for problem in err.problems:
-                console.print(f"  [red]-[/red] {problem}", highlight=False, markup=False)
+                # One line per problem, never wrapped, so it can be read and copied whole.
+                console.print(f"  [red]-[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
 

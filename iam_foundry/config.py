@@ -396,20 +396,24 @@ def _check_addenda(profile: Any, addenda: list[Any], variant: str, where: str, p
 
 
 def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> None:
+    """Stack names are unique; IAM names are unique per account. One problem per clashing pair."""
     seen: dict[tuple[str, str], int] = {}
     for index, deployment in enumerate(deployments):
         account = deployment.account_id or "(target account)"
         keys = [("stack", deployment.name)]
         if deployment.create_user:
-            keys.append(("user", f"{account}/{deployment.user_name}"))
-        keys += [("policy", f"{account}/{policy_name}") for policy_name in deployment.policy_names.values()]
+            keys.append(("user", deployment.user_name))
+        keys += [("policy", policy_name) for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
-            keys += [("role", f"{account}/{deployment.role_name}"),
-                     ("instance profile", f"{account}/{deployment.instance_profile_name}")]
-        for key in keys:
+            keys += [("role", deployment.role_name), ("instance profile", deployment.instance_profile_name)]
+        clashes: dict[int, list[str]] = {}
+        for kind, value in keys:
+            key = (kind, value if kind == "stack" else f"{account}/{value}")
             if key in seen:
-                problems.append(Problem(
-                    f"deployments[{index}]", f"{key[0]} name '{key[1]}' is also used by deployments[{seen[key]}]",
-                    "give each deployment its own names (names are unique per account)"))
+                clashes.setdefault(seen[key], []).append(f"{kind} '{value}'")
             else:
                 seen[key] = index
+        for other, names in clashes.items():
+            problems.append(Problem(
+                f"deployments[{index}]", f"{', '.join(names)} also used by deployments[{other}] (account {account})",
+                "give each deployment its own names (names are unique per account)"))

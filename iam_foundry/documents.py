@@ -7,6 +7,7 @@ from typing import Any
 
 from .config import Deployment, profile_of
 from .errors import PolicyError, Problem
+from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
 from .policy_templates import Profile, merge_statements, render, split_statements
 
 # Filled in at plan time when the config gives no account id (data "aws_caller_identity" "current").
@@ -95,7 +96,29 @@ def build_documents(deployment: Deployment) -> DeploymentDocuments:
         tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
     )
     _check_attachment_quota(documents)
+    check_documents(documents)
     return documents
+
+
+def lint_findings(documents: DeploymentDocuments) -> list[Finding]:
+    return [f for p in documents.policies for part in p.parts for f in lint_statements(part["Statement"], p.name)]
+
+
+def check_documents(documents: DeploymentDocuments) -> None:
+    """Grammar of every document, then the least-privilege rules (minus the profile's accepted findings)."""
+    where = f"deployment '{documents.deployment.name}'"
+    problems = [problem for p in documents.policies for index, part in enumerate(p.parts)
+                for problem in grammar_problems(part, f"{where} policy '{p.name}'" + (f" part {index + 1}" if index else ""))]
+    if documents.trust_policy is not None:
+        problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
+    if problems:
+        raise PolicyError(problems)
+    accepted = [] if documents.profile.name == "custom" else accepted_findings(documents.profile.root)
+    open_findings = unexplained(lint_findings(documents), accepted)
+    if open_findings:
+        accept_file = documents.profile.root / "lint-accepted.json"
+        raise PolicyError([Problem(where, str(f), f"narrow the statement, or accept it with a reason in {accept_file}")
+                           for f in open_findings])
 
 
 def _dedupe(items: Any) -> list[str]:

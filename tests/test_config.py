@@ -75,7 +75,7 @@ def test_duplicate_names_name_both_entries():
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     text = str(err.value)
-    assert "deployments[1]" in text and "deployments[0]" in text and "user name" in text
+    assert "deployments[1]" in text and "deployments[0]" in text and "user 'nextai'" in text
 
 
 def test_second_deployment_may_share_the_role_when_it_does_not_create_it():

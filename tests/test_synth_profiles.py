@@ -252,7 +252,7 @@ def test_name_clash_across_deployments_names_both_entries():
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     text = str(err.value)
-    assert "role name" in text and "deployments[1]" in text and "deployments[0]" in text
+    assert "role 'IguazioDataScienceNode'" in text and "deployments[1]" in text and "deployments[0]" in text
 
 
 def test_addendum_that_does_not_fit_the_variant_is_refused(tmp_path):
