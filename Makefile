@@ -9,7 +9,7 @@ PYTHON := .venv/bin/python
 PIPENV_VERSION := 2026.10.3
 
 .PHONY: setup up test test-unit snapshots validate down
-setup: .venv/.synced node_modules/.installed
+setup: .venv/.synced node_modules/.installed .venv-checkov/.installed
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
 .venv/.synced: Pipfile.lock
@@ -20,6 +20,12 @@ setup: .venv/.synced node_modules/.installed
 # The pinned cdktf CLI, for `npx cdktf synth|deploy|destroy`.
 node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+# checkov (policy scanner) in its own virtualenv: its pins clash with the project's.
+.venv-checkov/.installed: requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
 up: setup
