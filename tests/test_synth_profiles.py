@@ -261,3 +261,21 @@ def test_addendum_that_does_not_fit_the_variant_is_refused(tmp_path):
     with pytest.raises(ConfigError) as err:
         parse_config(deployment_config(profile="ai-unlimited", variant="nope"))
     assert "deployments[0].variant" in str(err.value) and "with-iam-role-permissions" in str(err.value)
+
+
+def test_oversized_policy_is_split_into_stable_attached_parts(tmp_path):
+    from tests.split_fixture import write_oversized_policy
+
+    policy = write_oversized_policy(tmp_path / "big.json")
+    stack = synth_one(tmp_path / "out", profile="custom", policy_file=str(policy), policy_name="big")
+    policies = resources(stack, "aws_iam_policy")
+    assert list(policies) == ["policy", "policy_2", "policy_3"]
+    assert [p["name"] for p in policies.values()] == ["big", "big-2", "big-3"]
+    sids = [s["Sid"] for p in policies.values() for s in json.loads(p["policy"])["Statement"]]
+    assert sids == [f"ReadBucket{i:02d}" for i in range(45)]  # order kept across parts
+    assert all(rendered_size(json.loads(p["policy"])) <= 6144 for p in policies.values())
+    user_arns = [a["policy_arn"] for a in resources(stack, "aws_iam_user_policy_attachment").values()]
+    role_arns = [a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values()]
+    expected = ["${aws_iam_policy.policy.arn}", "${aws_iam_policy.policy_2.arn}", "${aws_iam_policy.policy_3.arn}"]
+    assert user_arns == expected and role_arns == expected
+    assert synth_one(tmp_path / "again", profile="custom", policy_file=str(policy), policy_name="big") == stack

@@ -55,3 +55,12 @@ def test_custom_profile(localstack_endpoint, iam, tmp_path):
     deployment = {"name": "mine", "profile": "custom", "policy_file": str(EXAMPLES / "my-platform-policy.json"),
                   "addenda_files": [str(EXAMPLES / "read-own-logs.json")], **names}
     run_cycle(localstack_config(localstack_endpoint, [deployment]), "mine", tmp_path, iam)
+
+
+def test_auto_split_oversized_policy_plans_and_applies(localstack_endpoint, iam, tmp_path):
+    from tests.split_fixture import write_oversized_policy
+
+    names = unique_names("it-split")
+    deployment = {"name": "big", "profile": "custom", "policy_file": str(write_oversized_policy(tmp_path / "big.json")), **names}
+    outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "big", tmp_path / "out", iam)
+    assert outputs["policy_names"] == [names["policy_name"], f"{names['policy_name']}-2", f"{names['policy_name']}-3"]
