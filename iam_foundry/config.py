@@ -47,14 +47,23 @@ class LocalStack:
 
 @dataclass(frozen=True)
 class Backend:
-    type: str = "s3"  # s3 | local
+    type: str = "s3"  # s3 | local | cloud
     bucket: str = "iam-foundry-state"
     key_prefix: str = "iam-foundry"
     region: str = DEFAULT_REGION
     path: str = "state"  # local backend: folder for <stack>.tfstate, relative to the project
+    # cloud (HCP Terraform / Terraform Enterprise): one workspace per deployment, by name or by tags
+    organization: str | None = None
+    workspace: str | None = None  # name template; {deployment} is replaced by the deployment name
+    workspace_tags: tuple[str, ...] = ()
+    project: str | None = None
+    hostname: str | None = None
 
     def state_key(self, stack: str) -> str:
         return f"{self.key_prefix.strip('/')}/{stack}.tfstate" if self.key_prefix else f"{stack}.tfstate"
+
+    def workspace_name(self, stack: str) -> str | None:
+        return self.workspace.replace("{deployment}", stack) if self.workspace else None
 
 
 @dataclass(frozen=True)
@@ -195,13 +204,28 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
 
     be = _Reader(top.get("backend", dict, {}), "backend", problems)
     backend = Backend(
-        type=be.get("type", str, "s3", check=lambda v: None if v in ("s3", "local") else "must be 's3' or 'local' | choose one of them"),
+        type=be.get("type", str, "s3", check=lambda v: None if v in ("s3", "local", "cloud") else "must be 's3', 'local' or 'cloud' | choose one of them"),
         bucket=be.get("bucket", str, "iam-foundry-state", check=_match(BUCKET, "not a valid S3 bucket name | use 3-63 lowercase letters, digits, dots, hyphens")),
         key_prefix=be.get("key_prefix", str, "iam-foundry"),
         region=be.get("region", str, region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1")),
         path=be.get("path", str, "state"),
+        organization=be.get("organization", str, None),
+        workspace=be.get("workspace", str, None, check=_match(re.compile(r"^[A-Za-z0-9_{}-]{1,90}$"),
+                                                              "not a valid workspace name | use letters, digits, - and _ (and {deployment})")),
+        workspace_tags=tuple(be.get("workspace_tags", list, [])),
+        project=be.get("project", str, None),
+        hostname=be.get("hostname", str, None),
     )
     be.finish()
+    if backend.type == "cloud":
+        if not backend.organization:
+            problems.append(Problem("backend.organization", "missing for backend type 'cloud'", 'add organization = "<your HCP Terraform organization>"'))
+        if bool(backend.workspace) == bool(backend.workspace_tags):
+            problems.append(Problem("backend.workspace", "give exactly one of workspace (a name) or workspace_tags",
+                                    'e.g. workspace = "iam-{deployment}"  or  workspace_tags = ["iam-foundry"]'))
+        if localstack.enabled:
+            problems.append(Problem("localstack.enabled", "a Terraform Cloud backend cannot target the embedded LocalStack",
+                                    "set localstack.enabled = false (credentials come from workspace variables)"))
 
     deployments_raw = top.get("deployments", list, [], required=True)
     if not deployments_raw and "deployments" in raw:
@@ -217,6 +241,9 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
             deployments.append(deployment)
     top.finish()
     _check_unique(deployments, problems)
+    if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
+        problems.append(Problem("backend.workspace", "several deployments would share one workspace (and one state)",
+                                'put {deployment} in the name, e.g. workspace = "iam-{deployment}"'))
     if problems:
         raise ConfigError(problems)
     return FoundryConfig(region=region, localstack=localstack, backend=backend, deployments=tuple(deployments), source=source)

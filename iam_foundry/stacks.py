@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf import App, TerraformStack
+from cdktf import App, CloudBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
 from constructs import Construct
 
 from modules.aws import DeclaredBackend, StackBlocks, aws_provider_blocks
@@ -32,6 +32,15 @@ def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
             endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
         )
     return attributes
+
+
+def cloud_backend(stack: TerraformStack, name: str, backend: Backend) -> None:
+    """HCP Terraform / Terraform Enterprise: a `cloud` block. No credentials here: the workspace's
+    variables (AWS keys, or dynamic provider credentials through an OIDC role) supply them."""
+    workspace_name = backend.workspace_name(name)
+    workspaces = (NamedCloudWorkspace(name=workspace_name, project=backend.project) if workspace_name
+                  else TaggedCloudWorkspaces(tags=list(backend.workspace_tags), project=backend.project))
+    CloudBackend(stack, organization=backend.organization or "", workspaces=workspaces, hostname=backend.hostname)
 
 
 def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:
@@ -65,9 +74,13 @@ class DeploymentStack(TerraformStack):
         super().__init__(scope, deployment.name)
         self.terraform_blocks = blocks = StackBlocks()
         required, blocks.provider = aws_provider_blocks(provider_attributes(deployment.region, config.localstack))
-        backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
-        DeclaredBackend(self, backend_type)
-        blocks.terraform = {**required, "backend": {backend_type: backend}}
+        if config.backend.type == "cloud":
+            cloud_backend(self, deployment.name, config.backend)
+            blocks.terraform = required
+        else:
+            backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
+            DeclaredBackend(self, backend_type)
+            blocks.terraform = {**required, "backend": {backend_type: backend}}
         account_id = deployment.account_id
         if not account_id:
             account_id = blocks.add_data("aws_caller_identity", "current").attr("account_id")
