@@ -252,6 +252,27 @@ def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
             _print_outputs(stack, outputs)
 
 
+@cli.command("export-module")
+@click.argument("profile", required=False)
+@click.option("--variant", help="Profile variant (default: the profile's default).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("modules-out"), show_default=True,
+              help="Folder that receives <profile>[-<variant>]/ (main.tf.json + README.md).")
+def export_module_command(profile: str | None, variant: str | None, out_dir: Path) -> None:
+    """Export a profile (or, with no PROFILE, every profile and variant) as a plain Terraform JSON
+    module for use from HCL: variables for names, parameters and addenda toggles, outputs for every
+    ARN. No provider or backend inside."""
+    from .module_export import export_all, export_module, module_dir_name
+
+    if profile:
+        loaded = load_profile(profile)
+        chosen = variant or loaded.default_variant
+        written = [export_module(profile, chosen, out_dir / module_dir_name(profile, chosen, loaded.default_variant))]
+    else:
+        written = export_all(out_dir)
+    for path in written:
+        out.print(f"{path}/main.tf.json  ({path}/README.md)", highlight=False)
+
+
 @cli.command()
 def profiles() -> None:
     """List built-in profiles and their addenda."""

@@ -1,0 +1,269 @@
+"""Export a profile as a self-contained Terraform JSON module (no cdktf at run time).
+
+Platform teams call it from their own HCL; the caller owns the provider and the backend. Names,
+parameters, addenda toggles, path, boundary and tags become variables; every name and ARN is an
+output. Placeholders become Terraform references (var.*, local.*, data sources), and each
+addendum's statements are concatenated only when its `enable_<addendum>` variable is true.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import PolicyError, Problem
+from .lint import grammar_problems
+from .policy_templates import PLACEHOLDER, Profile, load_profile, render
+
+MODULE_MAX_POLICY_CHARS = 6144
+NAME_VARS = ("user_name", "policy_name", "role_name", "instance_profile_name")
+
+
+def _var(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def _toggle(addendum: str) -> str:
+    return f"enable_{_var(addendum)}"
+
+
+def _references(profile: Profile) -> dict[str, str]:
+    """Placeholder -> Terraform expression inside a template string."""
+    refs = {
+        "account_id": "${data.aws_caller_identity.current.account_id}",
+        "partition": "${data.aws_partition.current.partition}",
+        "region": "${data.aws_region.current.name}",
+        "deployment": "${local.policy_name}",
+    }
+    refs.update({name: f"${{local.{name}}}" for name in NAME_VARS})
+    refs.update({name: f"${{var.{name}}}" for name in profile.parameters})
+    refs.update({name: f"${{local.{name}}}" for name in profile.derived})
+    return refs
+
+
+def _hcl(value: Any) -> str:
+    """JSON text is a valid HCL expression (object elements may use ':'), templates included."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _default_expression(profile: Profile, key: str, fallback: str) -> str:
+    """local.<name> = coalesce(var.<name>, <profile default, with placeholders as references>)."""
+    default = str(profile.defaults.get(key) or fallback)
+    refs = {name: f"${{var.{name}}}" for name in profile.parameters} | {n: f"${{local.{n}}}" for n in NAME_VARS}
+    template = PLACEHOLDER.sub(lambda m: refs.get(m.group(1), m.group(0)), default)
+    return f"${{coalesce(var.{key}, \"{template}\")}}"
+
+
+def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
+    profile = load_profile(profile_name)
+    variant = variant or profile.default_variant
+    if variant not in profile.variants:
+        raise PolicyError(Problem(f"variant '{variant}'", f"not a variant of {profile_name}", f"use one of {sorted(profile.variants)}"))
+    refs = _references(profile)
+    creates_user = bool(profile.defaults.get("create_user", True))
+    variables: dict[str, Any] = {
+        "user_name": {"type": "string", "default": None, "description": f"IAM user name (default {profile.defaults.get('user_name', 'iam-foundry-user')})"},
+        "policy_name": {"type": "string", "default": None, "description": f"Custom policy name (default {profile.defaults.get('policy_name', 'iam-foundry-policy')})"},
+        "role_name": {"type": "string", "default": None, "description": f"Node role name (default {profile.defaults.get('role_name', 'iam-foundry-node-role')})"},
+        "instance_profile_name": {"type": "string", "default": None, "description": "Instance profile name (default: the role name)"},
+        "path": {"type": "string", "default": "/", "description": "IAM path of every resource"},
+        "permissions_boundary": {"type": "string", "default": None, "description": "Managed policy ARN used as permissions boundary"},
+        "tags": {"type": "map(string)", "default": {}, "description": "Tags added to every resource"},
+    }
+    if not creates_user:
+        variables.pop("user_name")
+    for name, spec in profile.parameters.items():
+        variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
+        if spec.pattern:
+            variables[name]["validation"] = [{
+                "condition": f"${{var.{name} == null || can(regex(\"^(?:{spec.pattern})$\", var.{name}))}}",
+                "error_message": f"{name} must match {spec.pattern}.",
+            }]
+    for name, addendum in profile.addenda.items():
+        if not addendum.only_variants or variant in addendum.only_variants:
+            variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}
+    if creates_user:
+        variables["create_access_key"] = {"type": "bool", "default": False, "description": "Create an access key (secret only in a sensitive output)"}
+        variables["pgp_key"] = {"type": "string", "default": None, "description": "PGP key: state then holds only the encrypted secret"}
+
+    locals_: dict[str, str] = {
+        "user_name": _default_expression(profile, "user_name", "iam-foundry-user"),
+        "policy_name": _default_expression(profile, "policy_name", "iam-foundry-policy"),
+        "role_name": _default_expression(profile, "role_name", "iam-foundry-node-role"),
+        "instance_profile_name": "${coalesce(var.instance_profile_name, local.role_name)}",
+        "tags": "${merge({ManagedBy = \"iam-foundry\", IamFoundryModule = \"" + profile.name + "\"}, var.tags)}",
+    }
+    for key, rule in profile.derived.items():
+        then = render(rule["then"], refs, profile.root / "profile.json")
+        other = render(rule["else"], refs, profile.root / "profile.json")
+        locals_[key] = f"${{var.{rule['if_set']} != null && var.{rule['if_set']} != \"\" ? \"{then}\" : \"{other}\"}}"
+
+    enabled = [name for name in profile.addenda if _toggle(name) in variables]
+    resources: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, Any] = {}
+
+    def add(rtype: str, name: str, body: dict[str, Any]) -> str:
+        resources.setdefault(rtype, {})[name] = {k: v for k, v in body.items() if v is not None}
+        return f"{rtype}.{name}"
+
+    user_arns: list[str] = []
+    role_arns: list[str] = []
+    policy_refs: list[str] = []
+    for spec in profile.policies(variant):
+        base = [render(s, refs, spec.source) for s in spec.template["Statement"]]
+        groups = [(None, [s for s in base])]
+        toggled = []
+        if spec.takes_addenda:
+            for name in enabled:
+                addendum = profile.addenda[name]
+                replaced = set(addendum.replaces_sids)
+                if replaced:
+                    kept = [s for s in groups[0][1] if s.get("Sid") not in replaced]
+                    dropped = [s for s in groups[0][1] if s.get("Sid") in replaced]
+                    groups[0] = (None, kept)
+                    toggled.append((f"!var.{_toggle(name)}", dropped))
+                if addendum.statements:
+                    toggled.append((f"var.{_toggle(name)}", [render(s, refs, addendum.source) for s in addendum.statements]))
+        everything = groups[0][1] + [s for _, stmts in toggled for s in stmts]
+        _check_worst_case(everything, spec.template.get("Version", "2012-10-17"), f"{profile_name}/{variant} policy '{spec.id}'")
+        parts = [_hcl(groups[0][1])] + [f"{cond} ? {_hcl(stmts)} : []" for cond, stmts in toggled]
+        expression = f"${{jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})}}"
+        logical = "policy" if spec.id == "main" else f"policy_{spec.id}"
+        if spec.name == "{{policy_name}}":
+            name_expr = "${local.policy_name}"
+        else:  # a profile's second policy (e.g. Iguazio's AssignPrivateIPAddresses): its own name variable
+            variables[f"{spec.id}_policy_name"] = {"type": "string", "default": None,
+                                                   "description": f"Name of the {spec.id} policy (default {spec.name})"}
+            name_expr = f"${{coalesce(var.{spec.id}_policy_name, \"{render(spec.name, refs, spec.source)}\")}}"
+        ref = add("aws_iam_policy", logical, {"name": name_expr, "path": "${var.path}", "policy": expression,
+                                              "description": f"{profile.title} {spec.id} policy (iam-foundry module)", "tags": "${local.tags}"})
+        policy_refs.append(ref)
+        if "user" in spec.attach_to and creates_user:
+            user_arns.append(f"${{{ref}.arn}}")
+        if "node_role" in spec.attach_to and profile.node_role:
+            role_arns.append(f"${{{ref}.arn}}")
+
+    if creates_user:
+        add("aws_iam_user", "user", {"name": "${local.user_name}", "path": "${var.path}",
+                                     "permissions_boundary": "${var.permissions_boundary}", "tags": "${local.tags}"})
+        for index, arn in enumerate(user_arns):
+            add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": "${aws_iam_user.user.name}", "policy_arn": arn})
+        add("aws_iam_access_key", "user_access_key", {"count": "${var.create_access_key ? 1 : 0}", "user": "${aws_iam_user.user.name}",
+                                                      "pgp_key": "${var.pgp_key}"})
+        outputs.update({
+            "user_name": {"value": "${aws_iam_user.user.name}"}, "user_arn": {"value": "${aws_iam_user.user.arn}"},
+            "access_key_id": {"value": "${one(aws_iam_access_key.user_access_key[*].id)}"},
+            "access_key_secret": {"value": "${one(aws_iam_access_key.user_access_key[*].secret)}", "sensitive": True},
+        })
+    if profile.node_role:
+        trust = render(profile.node_role.trust_policy, refs, profile.node_role.trust_source)
+        role_body: dict[str, Any] = {"name": "${local.role_name}", "path": "${var.path}", "assume_role_policy": json.dumps(trust, separators=(",", ":")),
+                                     "permissions_boundary": "${var.permissions_boundary}", "tags": "${local.tags}"}
+        if profile.account_parameter:
+            role_body["lifecycle"] = {"precondition": [{
+                "condition": f"${{var.{profile.account_parameter} == null || data.aws_caller_identity.current.account_id == var.{profile.account_parameter}}}",
+                "error_message": f"{profile.title} needs the role in the same account as {profile.account_parameter}.",
+            }]}
+        add("aws_iam_role", "node_role", role_body)
+        for index, arn in enumerate(role_arns + [render(a, refs, profile.root) for a in profile.node_role.managed_policy_arns]):
+            add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": "${aws_iam_role.node_role.name}", "policy_arn": arn})
+        add("aws_iam_instance_profile", "instance_profile", {"name": "${local.instance_profile_name}", "path": "${var.path}",
+                                                             "role": "${aws_iam_role.node_role.name}", "tags": "${local.tags}"})
+        outputs.update({
+            "role_name": {"value": "${aws_iam_role.node_role.name}"}, "role_arn": {"value": "${aws_iam_role.node_role.arn}"},
+            "instance_profile_name": {"value": "${aws_iam_instance_profile.instance_profile.name}"},
+            "instance_profile_arn": {"value": "${aws_iam_instance_profile.instance_profile.arn}"},
+        })
+        if "compute_config_json" in profile.outputs:
+            outputs["compute_config_json"] = {"value": "${jsonencode({IamInstanceProfile = {Arn = aws_iam_instance_profile.instance_profile.arn}})}"}
+    # Managed policies that addenda attach, each switched by its toggle.
+    for name in enabled:
+        for target, arns in profile.addenda[name].managed_policy_arns.items():
+            if target == "user" and not creates_user or target == "node_role" and not profile.node_role:
+                continue
+            for index, arn in enumerate(arns):
+                logical = f"{_var(name)}_{target}_{index}"
+                body = {"count": f"${{var.{_toggle(name)} ? 1 : 0}}", "policy_arn": render(arn, refs, profile.addenda[name].source)}
+                if target == "user":
+                    add("aws_iam_user_policy_attachment", logical, {**body, "user": "${aws_iam_user.user.name}"})
+                else:
+                    add("aws_iam_role_policy_attachment", logical, {**body, "role": "${aws_iam_role.node_role.name}"})
+    outputs["policy_arns"] = {"value": [f"${{{ref}.arn}}" for ref in policy_refs]}
+    outputs["policy_names"] = {"value": [f"${{{ref}.name}}" for ref in policy_refs]}
+    outputs["account_id"] = {"value": "${data.aws_caller_identity.current.account_id}"}
+    for name in profile.outputs:
+        if name in profile.parameters:
+            outputs[name] = {"value": f"${{var.{name}}}"}
+    outputs["iam_foundry_module_version"] = {"value": __version__, "description": "Version of iam-foundry that exported this module"}
+    descriptions = {"user_name": "IAM user name", "user_arn": "IAM user ARN", "access_key_id": "Access key id (null unless create_access_key)",
+                    "access_key_secret": "Secret access key (sensitive)", "role_name": "Node role name", "role_arn": "Node role ARN",
+                    "instance_profile_name": "Instance profile name", "instance_profile_arn": "Instance profile ARN",
+                    "compute_config_json": "Compute Config JSON for the platform", "policy_arns": "Custom policy ARNs",
+                    "policy_names": "Custom policy names", "account_id": "AWS account id"}
+    for name, output in outputs.items():
+        output.setdefault("description", descriptions.get(name, f"Passed through from var.{name}"))
+
+    module = {
+        "//": f"Generated by iam-foundry {__version__} from policy_json/{profile_name} (variant {variant}). Do not edit: re-export.",
+        "terraform": {"required_version": ">= 1.5", "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}}},
+        "variable": variables,
+        "locals": locals_,
+        "data": {"aws_caller_identity": {"current": {}}, "aws_partition": {"current": {}}, "aws_region": {"current": {}}},
+        "resource": resources,
+        "output": outputs,
+    }
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "main.tf.json").write_text(json.dumps(module, indent=2) + "\n")
+    (outdir / "README.md").write_text(module_readme(profile, variant, module))
+    return outdir
+
+
+def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str) -> None:
+    """With every addendum on and 64-character names, the document must still fit one managed policy
+    (a module cannot split at plan time)."""
+    longest = re.sub(r"(?<!\$)\$\{[^}]+\}", "x" * 64, json.dumps(statements))
+    problems = grammar_problems({"Version": version, "Statement": json.loads(longest)}, where)
+    if problems:
+        raise PolicyError(problems)
+    size = len(json.dumps({"Version": version, "Statement": json.loads(longest)}, separators=(",", ":")))
+    if size > MODULE_MAX_POLICY_CHARS:
+        raise PolicyError(Problem(where, f"{size} characters with every addendum on, over IAM's {MODULE_MAX_POLICY_CHARS}",
+                                  "export a variant with fewer addenda, or use the CDKTF app (it splits automatically)"))
+
+
+def module_readme(profile: Profile, variant: str, module: dict[str, Any]) -> str:
+    lines = [f"# iam-foundry module: {profile.name} ({variant})", "",
+             f"Generated by iam-foundry {__version__} — do not edit; re-export with "
+             f"`python -m iam_foundry export-module {profile.name}" + ("" if variant == profile.default_variant else f" --variant {variant}") + "`.",
+             "", profile.description, "",
+             "Plain Terraform JSON: no provider and no backend inside (the caller owns both).", "",
+             "```hcl", f'module "{_var(profile.name)}" {{', f'  source = "./modules-out/{module_dir_name(profile.name, variant, profile.default_variant)}"']
+    for name, spec in module["variable"].items():
+        if "default" not in spec:
+            lines.append(f'  {name} = "..."')
+    lines += ["}", "```", "", "## Inputs", "", "| name | type | default | description |", "|---|---|---|---|"]
+    for name, spec in module["variable"].items():
+        default = "required" if "default" not in spec else f"`{json.dumps(spec['default'])}`"
+        lines.append(f"| `{name}` | `{spec['type']}` | {default} | {spec.get('description', '')} |")
+    lines += ["", "## Outputs", "", "| name | description |", "|---|---|"]
+    for name, spec in module["output"].items():
+        lines.append(f"| `{name}` | {spec.get('description', '')}{' (sensitive)' if spec.get('sensitive') else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def module_dir_name(profile: str, variant: str, default_variant: str) -> str:
+    return profile if variant == default_variant else f"{profile}-{variant}"
+
+
+def export_all(outroot: Path) -> list[Path]:
+    from .policy_templates import list_profiles
+
+    written = []
+    for name in list_profiles():
+        profile = load_profile(name)
+        for variant in profile.variants:
+            written.append(export_module(name, variant, outroot / module_dir_name(name, variant, profile.default_variant)))
+    return written

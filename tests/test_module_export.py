@@ -1,0 +1,88 @@
+"""Exported Terraform JSON modules: self-contained, versioned, documented; HCL consumers parse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from iam_foundry import __version__
+from iam_foundry.module_export import export_all, export_module
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "consumers"
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("modules-out")
+    return {path.name: json.loads((path / "main.tf.json").read_text()) | {"_readme": (path / "README.md").read_text()}
+            for path in export_all(root)}
+
+
+def test_every_profile_and_variant_is_exported(modules):
+    assert sorted(modules) == sorted(p.name for p in FIXTURES.iterdir())
+
+
+def test_modules_have_no_provider_or_backend(modules):
+    for name, module in modules.items():
+        assert "provider" not in module, name
+        assert set(module["terraform"]) == {"required_version", "required_providers"}, name
+
+
+def test_modules_are_versioned_and_output_every_arn(modules):
+    for name, module in modules.items():
+        outputs = module["output"]
+        assert outputs["iam_foundry_module_version"]["value"] == __version__
+        assert {"role_arn", "instance_profile_arn", "instance_profile_name", "policy_arns"} <= set(outputs), name
+        if "aws_iam_user" in module["resource"]:
+            assert {"user_arn", "access_key_id", "access_key_secret"} <= set(outputs)
+            assert outputs["access_key_secret"]["sensitive"] is True
+
+
+def test_addenda_are_variables_and_conditional(modules):
+    nextai = modules["nextai"]
+    for toggle in ("enable_clone_disk", "enable_open_ports", "enable_s3_access", "enable_role_creation"):
+        assert nextai["variable"][toggle] == {"type": "bool", "default": False, "description": nextai["variable"][toggle]["description"]}
+    policy = nextai["resource"]["aws_iam_policy"]["policy"]["policy"]
+    assert "var.enable_clone_disk ? " in policy and "!var.enable_role_creation ? " in policy
+    attachments = nextai["resource"]["aws_iam_user_policy_attachment"]
+    assert attachments["s3_access_user_0"]["count"] == "${var.enable_s3_access ? 1 : 0}"
+
+
+def test_placeholders_become_terraform_references(modules):
+    text = json.dumps(modules["ai-unlimited"]["resource"])
+    assert "{{" not in text
+    assert "data.aws_caller_identity.current.account_id" in text and "data.aws_partition.current.partition" in text
+    assert "secret:${local.secret_scope}" in text
+    assert modules["ai-unlimited"]["locals"]["secret_scope"].startswith("${var.cluster_name != null")
+
+
+def test_readme_is_generated_from_the_module(modules):
+    for name, module in modules.items():
+        readme = module["_readme"]
+        for variable in module["variable"]:
+            assert f"| `{variable}` |" in readme, (name, variable)
+        for output in module["output"]:
+            assert f"| `{output}` |" in readme, (name, output)
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir()))
+def test_hcl_consumer_fixtures_parse_and_pass_the_required_inputs(modules, fixture):
+    with open(FIXTURES / fixture / "main.tf") as handle:
+        parsed = hcl2.load(handle)
+    # python-hcl2 keeps string quotes and marks blocks with __is_block__.
+    module_blocks = [{k: v for k, v in block.items() if k != "__is_block__"} for entry in parsed["module"] for block in entry.values()]
+    assert len(module_blocks) == 1 and module_blocks[0]["source"].strip('"') == "./module"
+    variables = modules[fixture]["variable"]
+    required = {name for name, spec in variables.items() if "default" not in spec}
+    assert required <= set(module_blocks[0]), required - set(module_blocks[0])
+    assert set(module_blocks[0]) - {"source"} <= set(variables)
+    assert not parsed.get("terraform", [{}])[0].get("backend"), "fixtures use a local state"
+
+
+def test_unknown_variant_is_an_error(tmp_path):
+    from iam_foundry.errors import PolicyError
+    with pytest.raises(PolicyError):
+        export_module("nextai", "eks", tmp_path)
