@@ -38,7 +38,7 @@ def _references(profile: Profile) -> dict[str, str]:
         "region": "${data.aws_region.current.name}",
         "deployment": "${local.policy_name}",
     }
-    refs.update({name: f"${{local.{name}}}" for name in NAME_VARS})
+    refs.update({name: f"${{local.{name}}}" for name in NAME_VARS if name != "user_name" or profile.defaults.get("create_user", True)})
     refs.update({name: f"${{var.{name}}}" for name in profile.parameters})
     refs.update({name: f"${{local.{name}}}" for name in profile.derived})
     return refs
@@ -96,6 +96,8 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         "instance_profile_name": "${coalesce(var.instance_profile_name, local.role_name)}",
         "tags": "${merge({ManagedBy = \"iam-foundry\", IamFoundryModule = \"" + profile.name + "\"}, var.tags)}",
     }
+    if not creates_user:
+        locals_.pop("user_name")
     for key, rule in profile.derived.items():
         then = render(rule["then"], refs, profile.root / "profile.json")
         other = render(rule["else"], refs, profile.root / "profile.json")
@@ -129,7 +131,9 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
                     toggled.append((f"var.{_toggle(name)}", [render(s, refs, addendum.source) for s in addendum.statements]))
         everything = groups[0][1] + [s for _, stmts in toggled for s in stmts]
         _check_worst_case(everything, spec.template.get("Version", "2012-10-17"), f"{profile_name}/{variant} policy '{spec.id}'")
-        parts = [_hcl(groups[0][1])] + [f"{cond} ? {_hcl(stmts)} : []" for cond, stmts in toggled]
+        # Both branches of a conditional must have one type; tuples of different lengths do not, so
+        # each optional group goes through a JSON string and back.
+        parts = [_hcl(groups[0][1])] + [f"jsondecode({cond} ? jsonencode({_hcl(stmts)}) : \"[]\")" for cond, stmts in toggled]
         expression = f"${{jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})}}"
         logical = "policy" if spec.id == "main" else f"policy_{spec.id}"
         if spec.name == "{{policy_name}}":
