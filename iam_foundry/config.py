@@ -177,8 +177,31 @@ def _string_map(value: dict[str, Any]) -> str | None:
     return f"values must be strings; not: {bad} | quote the values" if bad else None
 
 
+def _from_hcl(value: Any) -> Any:
+    """python-hcl2 keeps string quotes and adds bookkeeping keys; give back plain values."""
+    if isinstance(value, dict):
+        return {k.strip('"'): _from_hcl(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(value, list):
+        return [_from_hcl(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"')
+    return value
+
+
 def load_config(path: Path | str | None = None) -> FoundryConfig:
+    """Load a config: TOML (iam-foundry.toml), or HCL variables (.tfvars / .hcl) with the same fields."""
     path = Path(path) if path else DEFAULT_CONFIG
+    if path.suffix in (".tfvars", ".hcl"):
+        import hcl2  # only for HCL configs
+
+        try:
+            with path.open(encoding="utf-8") as handle:
+                raw = _from_hcl(hcl2.load(handle))
+        except FileNotFoundError:
+            raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml")) from None
+        except Exception as err:  # python-hcl2 raises lark errors with line and column
+            raise ConfigError(Problem(str(path), f"not valid HCL: {str(err).splitlines()[0]}", "fix the syntax at that line")) from None
+        return parse_config(raw, source=path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

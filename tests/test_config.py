@@ -55,7 +55,7 @@ def test_bad_deployment_fields(fields, where, words):
 @pytest.mark.parametrize(("mutate", "where", "words"), [
     (lambda raw: raw.pop("deployments"), "deployments", "missing required field"),
     (lambda raw: raw["deployments"][0].pop("profile"), "deployments[0].profile", "missing required field"),
-    (lambda raw: raw["backend"].update(type="gcs"), "backend.type", "'s3' or 'local'"),
+    (lambda raw: raw["backend"].update(type="gcs"), "backend.type", "'s3', 'local' or 'cloud'"),
     (lambda raw: raw["backend"].update(bucket="Bad_Bucket"), "backend.bucket", "bucket name"),
     (lambda raw: raw["localstack"].update(endpoint="localhost:4566"), "localstack.endpoint", "URL"),
     (lambda raw: raw.update(regoin="us-east-1"), "regoin", "did you mean 'region'"),
@@ -102,3 +102,27 @@ def test_toml_syntax_error_names_the_file(tmp_path):
 @pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
 def test_partition_follows_region(region, partition):
     assert partition_for(region) == partition
+
+
+def test_tfvars_config_equals_the_toml_one():
+    from pathlib import Path
+    tfvars = load_config(Path(__file__).resolve().parent.parent / "examples" / "nextai.tfvars")
+    toml = load_config(DEFAULT_CONFIG)
+    assert tfvars.deployments == toml.deployments
+    assert (tfvars.region, tfvars.localstack, tfvars.backend) == (toml.region, toml.localstack, toml.backend)
+
+
+def test_tfvars_errors_name_the_field(tmp_path):
+    path = tmp_path / "bad.tfvars"
+    path.write_text('deployments = [{ name = "x", profile = "nextai", account_id = "12" }]\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "deployments[0].account_id" in str(err.value)
+
+
+def test_tfvars_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "broken.tfvars"
+    path.write_text('region = \n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "not valid HCL" in str(err.value)
