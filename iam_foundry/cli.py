@@ -127,8 +127,22 @@ def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
         elif not ls.is_ready(config.localstack.endpoint):
             raise ls.LocalStackError(ls.Problem("localstack", f"nothing answers at {config.localstack.endpoint}",
                                                 "run `iam-foundry localstack start` or `iam-foundry up`"))
-        if config.backend.type == "s3" and ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region):
-            console.print(f"Created state bucket s3://{config.backend.bucket} on LocalStack")
+        if config.backend.type == "s3":  # LocalStack: the bucket is ours to create
+            done = ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region)
+            if "created" in done:
+                console.print(f"Created state bucket s3://{config.backend.bucket} on LocalStack")
+
+
+def _check_state_bucket(config: FoundryConfig) -> None:
+    """Real AWS: the state bucket must exist already (iam-foundry bootstrap creates it)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        boto3.client("s3", region_name=config.backend.region).head_bucket(Bucket=config.backend.bucket)
+    except (ClientError, BotoCoreError) as err:
+        raise FoundryError(ls.Problem(f"backend.bucket '{config.backend.bucket}'", f"not usable: {err}",
+                                      "run `iam-foundry bootstrap` to create it, or check your AWS credentials")) from None
 
 
 def _synth_and_init(obj: Context, stacks: list[str]) -> None:
@@ -193,6 +207,8 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     for name in names:
         build_documents(obj.config.deployment(name))  # every error before anything starts
     _prepare_target(obj)
+    if not obj.config.localstack.enabled and obj.config.backend.type == "s3":
+        _check_state_bucket(obj.config)
     try:
         _synth_and_init(obj, names)
         for stack in names:
@@ -289,6 +305,34 @@ def profiles() -> None:
             need = "required" if parameter.required else f"optional, default {parameter.default!r}" if parameter.default else "optional"
             out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}", highlight=False)
         out.print()
+
+
+@cli.command()
+@click.option("--adopt", is_flag=True, help="Harden and use a bucket that exists but was not created by iam-foundry.")
+@click.option("--kms-key-id", help="Encrypt state with this KMS key (default: SSE-S3).")
+@click.pass_obj
+def bootstrap(obj: Context, adopt: bool, kms_key_id: str | None) -> None:
+    """Create the S3 state bucket (or check it) with versioning, encryption, public access blocked and a
+    TLS-only bucket policy. Idempotent; refuses a bucket it did not create unless --adopt."""
+    from .bootstrap import bootstrap_state_bucket
+    from .config import partition_for
+
+    config = obj.config
+    if config.backend.type != "s3":
+        raise FoundryError(ls.Problem("backend.type", f"is '{config.backend.type}': there is no state bucket to bootstrap",
+                                      "bootstrap is for the s3 backend"))
+    if config.localstack.enabled:
+        if not ls.is_ready(config.localstack.endpoint):
+            ls.start(config.localstack.endpoint)
+        s3 = ls.boto_client("s3", config.localstack.endpoint, config.backend.region)
+    else:
+        import boto3
+
+        s3 = boto3.client("s3", region_name=config.backend.region)
+    with console.status(f"Bootstrapping s3://{config.backend.bucket}"):
+        done = bootstrap_state_bucket(s3, config.backend.bucket, config.backend.region, kms_key_id, adopt,
+                                      partition_for(config.backend.region))
+    console.print(f"s3://{config.backend.bucket}: {', '.join(done)}")
 
 
 @cli.group()

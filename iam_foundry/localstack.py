@@ -111,13 +111,8 @@ def boto_client(service: str, endpoint: str, region: str):
     return boto3.client(service, endpoint_url=endpoint, region_name=region, **TEST_CREDENTIALS)
 
 
-def ensure_state_bucket(endpoint: str, bucket: str, region: str) -> bool:
-    """Create the state bucket on LocalStack if missing; returns True when it was created."""
-    s3 = boto_client("s3", endpoint, region)
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if bucket in existing:
-        return False
-    kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=bucket, **kwargs)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    return True
+def ensure_state_bucket(endpoint: str, bucket: str, region: str) -> list[str]:
+    """Create and harden the state bucket on LocalStack (idempotent); returns what was done."""
+    from .bootstrap import bootstrap_state_bucket
+
+    return bootstrap_state_bucket(boto_client("s3", endpoint, region), bucket, region)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ MIRROR_DIR = Path("/opt/tf-plugins")
 
 class TerraformError(FoundryError):
     pass
+
+
+class StateLockedError(TerraformError):
+    """Another run holds the state lock; nothing was changed."""
 
 
 def terraform_env(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -57,6 +62,13 @@ class Terraform:
         code = process.wait()
         output = "".join(lines)
         if check and code not in ok_codes:
+            if "Error acquiring the state lock" in output:
+                lock_id = re.search(r"ID:\s+(\S+)", output)
+                raise StateLockedError(Problem(
+                    f"terraform {args[0]} in {self.workdir}",
+                    "the state is locked: another run of this stack is in progress" + (f" (lock {lock_id.group(1)})" if lock_id else ""),
+                    "wait for the other run to finish; if it died, run `terraform force-unlock "
+                    f"{lock_id.group(1) if lock_id else '<lock id>'}` in {self.workdir}, then re-run"))
             tail = "\n".join(output.strip().splitlines()[-25:])
             raise TerraformError(Problem(f"terraform {args[0]} in {self.workdir}", f"exit code {code}:\n{tail}",
                                          "read the Terraform message above; fix the input or the target, then re-run"))
@@ -71,7 +83,8 @@ class Terraform:
         return result.returncode == 2
 
     def apply(self, *extra: str) -> None:
-        self.run("apply", "-input=false", "-no-color", "-auto-approve", *extra)
+        # Fail fast when another run holds the lock, instead of waiting.
+        self.run("apply", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=0s", *extra)
 
     def destroy(self, *extra: str) -> None:
         self.run("destroy", "-input=false", "-no-color", "-auto-approve", *extra)

@@ -1,0 +1,101 @@
+"""Operating it safely on LocalStack: hardened state bucket, locking, drift, destroy scope."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+
+import pytest
+
+from iam_foundry import localstack as ls
+from iam_foundry.bootstrap import OWNER_TAG, bootstrap_state_bucket
+from iam_foundry.config import parse_config
+from iam_foundry.errors import FoundryError
+from iam_foundry.synth import stack_dir, synth
+from iam_foundry.terraform import StateLockedError, Terraform, TerraformError
+from tests.integration.conftest import localstack_config, unique_names
+
+pytestmark = pytest.mark.integration
+
+
+def test_bootstrap_hardens_the_bucket_idempotently_and_refuses_foreign_ones(localstack_endpoint):
+    s3 = ls.boto_client("s3", localstack_endpoint, "us-east-1")
+    bucket = f"it-state-{uuid.uuid4().hex[:8]}"
+    assert "created" in bootstrap_state_bucket(s3, bucket, "us-east-1")
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert OWNER_TAG in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert "created" not in bootstrap_state_bucket(s3, bucket, "us-east-1")  # second run: nothing new
+
+    foreign = f"it-foreign-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=foreign)
+    with pytest.raises(FoundryError) as err:
+        bootstrap_state_bucket(s3, foreign, "us-east-1")
+    assert "--adopt" in str(err.value)
+    assert s3.get_bucket_versioning(Bucket=foreign).get("Status") is None, "refused bucket left untouched"
+    assert "adopted" in bootstrap_state_bucket(s3, foreign, "us-east-1", adopt=True)
+    assert OWNER_TAG in s3.get_bucket_tagging(Bucket=foreign)["TagSet"]
+
+
+def test_lock_drift_and_destroy_scope(localstack_endpoint, iam, tmp_path):
+    # Pre-existing resources in the same account: destroy must leave them alone.
+    bystander = f"it-bystander-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=bystander)
+    iam.create_role(RoleName=bystander, AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+
+    names = unique_names("it-ops")
+    raw = localstack_config(localstack_endpoint, [{"name": "ops", "profile": "nextai", **names}])
+    synth(parse_config(raw), tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # a second checkout of the same stack and state
+    first, second = Terraform(stack_dir(tmp_path / "a", "ops")), Terraform(stack_dir(tmp_path / "b", "ops"))
+    first.init()
+    second.init()
+
+    # Two applies at once: exactly one proceeds, the other fails fast saying the state is locked.
+    results: dict[str, BaseException | None] = {}
+
+    def apply(label: str, terraform: Terraform) -> None:
+        try:
+            terraform.apply()
+            results[label] = None
+        except TerraformError as err:
+            results[label] = err
+
+    threads = [threading.Thread(target=apply, args=(label, tf)) for label, tf in (("a", first), ("b", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    failures = [err for err in results.values() if err is not None]
+    try:
+        assert len(results) == 2 and len(failures) == 1, results
+        assert isinstance(failures[0], StateLockedError), failures[0]
+        assert "force-unlock" in str(failures[0])
+        # State intact: the winner's apply is complete, and both checkouts agree nothing is left to do.
+        assert first.plan() is False and second.plan() is False
+
+        # Drift: the instance profile deleted out of band is planned back and restored.
+        profile = names["role_name"]
+        iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=names["role_name"])
+        iam.delete_instance_profile(InstanceProfileName=profile)
+        plan = first.run("plan", "-input=false", "-no-color")
+        assert "aws_iam_instance_profile.instance_profile will be created" in plan.stdout
+        first.apply()
+        restored = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]
+        assert [r["RoleName"] for r in restored["Roles"]] == [names["role_name"]]
+        assert first.plan() is False
+    finally:
+        first.destroy()
+    assert names["user_name"] not in [u["UserName"] for u in iam.list_users()["Users"]]
+    iam.get_user(UserName=bystander)
+    iam.get_role(RoleName=bystander)
+    iam.delete_user(UserName=bystander)
+    iam.delete_role(RoleName=bystander)
