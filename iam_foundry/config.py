@@ -52,6 +52,7 @@ class Backend:
     key_prefix: str = "iam-foundry"
     region: str = DEFAULT_REGION
     path: str = "state"  # local backend: folder for <stack>.tfstate, relative to the project
+    dynamodb_table: str | None = None  # s3: DynamoDB locking as well, for Terraform older than 1.10
     # cloud (HCP Terraform / Terraform Enterprise): one workspace per deployment, by name or by tags
     organization: str | None = None
     workspace: str | None = None  # name template; {deployment} is replaced by the deployment name
@@ -232,6 +233,8 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
         key_prefix=be.get("key_prefix", str, "iam-foundry"),
         region=be.get("region", str, region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1")),
         path=be.get("path", str, "state"),
+        dynamodb_table=be.get("dynamodb_table", str, None, check=_match(re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
+                                                                         "not a DynamoDB table name | use 3-255 letters, digits, _ . -")),
         organization=be.get("organization", str, None),
         workspace=be.get("workspace", str, None, check=_match(re.compile(r"^[A-Za-z0-9_{}-]{1,90}$"),
                                                               "not a valid workspace name | use letters, digits, - and _ (and {deployment})")),

@@ -53,6 +53,8 @@ def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tup
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
         "use_lockfile": True,
     }
+    if backend.dynamodb_table:  # older Terraform: DynamoDB locking (both lock when both are set)
+        settings["dynamodb_table"] = backend.dynamodb_table
     if localstack.enabled:
         settings.update(
             LOCALSTACK_CREDENTIALS,

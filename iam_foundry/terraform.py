@@ -69,6 +69,11 @@ class Terraform:
                     "the state is locked: another run of this stack is in progress" + (f" (lock {lock_id.group(1)})" if lock_id else ""),
                     "wait for the other run to finish; if it died, run `terraform force-unlock "
                     f"{lock_id.group(1) if lock_id else '<lock id>'}` in {self.workdir}, then re-run"))
+            if "DeleteConflict" in output and "access key" in output.lower():
+                raise TerraformError(Problem(
+                    f"terraform {args[0]} in {self.workdir}",
+                    "the IAM user has access keys (or other credentials) created outside Terraform, so it cannot be deleted",
+                    "delete those keys, or set force_destroy = true on the deployment, apply, then destroy again"))
             tail = "\n".join(output.strip().splitlines()[-25:])
             raise TerraformError(Problem(f"terraform {args[0]} in {self.workdir}", f"exit code {code}:\n{tail}",
                                          "read the Terraform message above; fix the input or the target, then re-run"))

@@ -168,3 +168,10 @@ def test_synth_is_byte_identical_across_runs(tmp_path):
     synth(config, tmp_path / "a")
     synth(config, tmp_path / "b")
     assert (tmp_path / "a/stacks/nextai/cdk.tf.json").read_bytes() == (tmp_path / "b/stacks/nextai/cdk.tf.json").read_bytes()
+
+
+def test_dynamodb_locking_option(tmp_path):
+    raw = make_config()
+    raw["backend"]["dynamodb_table"] = "terraform-locks"
+    backend = synth_raw(raw, tmp_path)["nextai"]["terraform"]["backend"]["s3"]
+    assert backend["dynamodb_table"] == "terraform-locks" and backend["use_lockfile"] is True
