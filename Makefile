@@ -8,7 +8,7 @@ export CHECKPOINT_DISABLE := 1
 PYTHON := .venv/bin/python
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots validate down
+.PHONY: setup up test test-unit snapshots validate down bench
 setup: .venv/.synced node_modules/.installed .venv-checkov/.installed
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
@@ -48,3 +48,7 @@ validate: setup
 down: setup
 	$(PYTHON) -m iam_foundry destroy --yes
 	$(PYTHON) -m iam_foundry localstack stop
+
+# Synth speed and scale benchmark (a few minutes; prints a table, writes bench/results.json).
+bench: setup
+	$(PYTHON) bench/run.py
