@@ -192,21 +192,19 @@ def _from_hcl(value: Any) -> Any:
 def load_config(path: Path | str | None = None) -> FoundryConfig:
     """Load a config: TOML (iam-foundry.toml), or HCL variables (.tfvars / .hcl) with the same fields."""
     path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml"))
     if path.suffix in (".tfvars", ".hcl"):
         import hcl2  # only for HCL configs
 
         try:
             with path.open(encoding="utf-8") as handle:
                 raw = _from_hcl(hcl2.load(handle))
-        except FileNotFoundError:
-            raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml")) from None
         except Exception as err:  # python-hcl2 raises lark errors with line and column
             raise ConfigError(Problem(str(path), f"not valid HCL: {str(err).splitlines()[0]}", "fix the syntax at that line")) from None
         return parse_config(raw, source=path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml")) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(Problem(str(path), f"not valid TOML: {err}", "fix the syntax at that line")) from None
     return parse_config(raw, source=path)

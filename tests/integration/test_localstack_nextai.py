@@ -5,33 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.exceptions import ClientError
 
 from iam_foundry.config import parse_config
 from iam_foundry.synth import stack_dir, synth
 from iam_foundry.terraform import Terraform
 from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.cycle import absent, planned_creates
 
 pytestmark = pytest.mark.integration
 
 ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access"]
 S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
-
-
-def planned_creates(terraform: Terraform) -> set[str]:
-    terraform.run("plan", "-input=false", "-no-color", "-out=tfplan")
-    plan = json.loads(terraform.run("show", "-json", "-no-color", "tfplan").stdout)
-    changes = plan.get("resource_changes", [])
-    assert all(c["change"]["actions"] in (["create"], ["read"], ["no-op"]) for c in changes), changes
-    return {c["address"] for c in changes if c["change"]["actions"] == ["create"]}
-
-
-def absent(call) -> bool:
-    try:
-        call()
-    except ClientError as err:
-        return err.response["Error"]["Code"] == "NoSuchEntity"
-    return False
 
 
 @pytest.mark.parametrize("addenda", [[], ALL_ADDENDA], ids=["addenda-off", "addenda-on"])
