@@ -29,6 +29,9 @@ def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
             skip_metadata_api_check=True,
             skip_requesting_account_id=True,
             s3_use_path_style=True,
+            # A local emulator that stops answering will not come back within AWS's retry budget:
+            # fail in seconds rather than minutes.
+            max_retries=2,
             endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
         )
     return attributes
