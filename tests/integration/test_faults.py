@@ -59,7 +59,8 @@ def test_localstack_stopped_mid_apply_then_rerun_converges(tmp_path):
         assert not thread.is_alive(), "apply must give up, not hang"
         error = outcome.get("error")
         assert error is not None, "apply cannot succeed without its endpoint"
-        assert "127.0.0.1:4598" in str(error) and "connect" in str(error).lower(), str(error)
+        # Terraform's message names the endpoint it lost (connection refused, or EOF when cut mid-request).
+        assert "127.0.0.1:4598" in str(error), str(error)
 
         ls.start(ENDPOINT, state_dir=state_dir)  # back, empty: the state file still lists what was created
         iam = ls.boto_client("iam", ENDPOINT, "us-east-1")
