@@ -79,7 +79,10 @@ def test_hcl_consumer_fixtures_parse_and_pass_the_required_inputs(modules, fixtu
     required = {name for name, spec in variables.items() if "default" not in spec}
     assert required <= set(module_blocks[0]), required - set(module_blocks[0])
     assert set(module_blocks[0]) - {"source"} <= set(variables)
-    assert not parsed.get("terraform", [{}])[0].get("backend"), "fixtures use a local state"
+    assert "provider" not in parsed and "terraform" not in parsed, "the shared provider.tf holds those"
+    with open(FIXTURES.parent / "consumer-common" / "provider.tf") as handle:
+        common = hcl2.load(handle)
+    assert "backend" not in common["terraform"][0], "fixtures use a local state"
 
 
 def test_unknown_variant_is_an_error(tmp_path):

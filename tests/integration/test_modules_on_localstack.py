@@ -14,6 +14,7 @@ from iam_foundry.terraform import Terraform
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "consumers"
+COMMON_PROVIDER = FIXTURES.parent / "consumer-common" / "provider.tf"
 APPLIED = {"nextai", "anyscale"}
 
 
@@ -22,6 +23,7 @@ def test_hcl_consumer(localstack_endpoint, iam, tmp_path, fixture):
     exported = {p.name: p for p in export_all(tmp_path / "modules-out")}
     work = tmp_path / "consumer"
     shutil.copytree(FIXTURES / fixture, work)
+    shutil.copy(COMMON_PROVIDER, work / "provider.tf")
     shutil.copytree(exported[fixture], work / "module")
     suffix = uuid.uuid4().hex[:6]
     variables = [f"-var=localstack_endpoint={localstack_endpoint}", f"-var=suffix={suffix}"]
