@@ -14,6 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import FoundryConfig
+from .errors import FoundryError
+from .files import read_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("iam_foundry", "modules", "policy_json")
@@ -43,8 +45,8 @@ def fingerprint(config: FoundryConfig, stacks: list[str] | None = None) -> str:
 def is_fresh(outdir: Path, key: str) -> bool:
     stamp = outdir / STAMP
     try:
-        recorded = json.loads(stamp.read_text())
-    except (OSError, ValueError):
+        recorded = read_json(stamp)
+    except FoundryError:  # missing or damaged stamp: synthesize
         return False
     return recorded.get("fingerprint") == key and all(
         (outdir / "stacks" / name / "cdk.tf.json").is_file() for name in recorded.get("stacks", []))

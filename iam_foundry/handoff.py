@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import FoundryConfig, profile_of
+from .errors import FoundryError
+from .files import read_json
 
 SECRET_OUTPUTS = ("access_key_secret", "access_key_encrypted_secret")
 
@@ -37,8 +39,8 @@ def write_handoff(path: Path, entries: dict[str, dict[str, Any]]) -> None:
     existing: dict[str, Any] = {}
     if path.exists():
         try:
-            existing = json.loads(path.read_text())
-        except ValueError:
+            existing = read_json(path)
+        except FoundryError:  # a broken earlier file is replaced, not merged
             existing = {}
     existing.update(entries)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import PolicyError, Problem
+from .files import read_json  # the one JSON reader (refuses duplicate keys); re-exported here
 
 POLICY_ROOT = Path(__file__).resolve().parent.parent / "policy_json"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -86,20 +87,6 @@ class Profile:
 
     def policies(self, variant: str | None = None) -> tuple[PolicySpec, ...]:
         return self.variants[variant or self.default_variant]
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file; a syntax error names the file, line and column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(Problem(str(path), "file not found", "check the path")) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise PolicyError(
-            Problem(f"{path}:{err.lineno}:{err.colno}", f"malformed JSON: {err.msg}", "fix the JSON syntax at that line")
-        ) from None
 
 
 def list_profiles(root: Path = POLICY_ROOT) -> list[str]:

@@ -107,3 +107,32 @@ def test_unknown_profile_key_names_the_file(tmp_path):
     with pytest.raises(PolicyError) as err:
         load_profile_dir(tmp_path)
     assert "profile.json" in str(err.value) and "user_polcy" in str(err.value)
+
+
+def test_read_json_refuses_duplicate_keys_naming_each(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('{"Statement": [{"Effect": "Deny", "Effect": "Allow"}],\n "a": {"x": 1, "x": 2}}')
+    with pytest.raises(PolicyError) as err:
+        read_json(path)
+    assert [p.where for p in err.value.problems] == [f"{path}:1:35", f"{path}:2:16"]
+    assert "duplicate key 'Effect'" in err.value.problems[0].message and "duplicate key 'x'" in err.value.problems[1].message
+    path.write_text('{"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]}')  # the same key in different objects is fine
+    assert read_json(path)["c"] == [{"x": 1}, {"x": 2}]
+
+
+def test_duplicate_key_in_a_profile_or_addendum_is_refused(tmp_path):
+    import shutil
+
+    source = load_profile("nextai").root
+    for folder in ("nextai", "common"):
+        shutil.copytree(source.parent / folder, tmp_path / folder)
+    profile = tmp_path / "nextai"
+    (profile / "addenda" / "clone-disk.json").write_text('{"description": "d",\n "description": "e", "statements": []}')
+    with pytest.raises(PolicyError) as err:
+        load_profile_dir(profile)
+    assert "clone-disk.json:2:2" in str(err.value) and "duplicate key 'description'" in str(err.value)
+    (profile / "addenda" / "clone-disk.json").write_text((source / "addenda/clone-disk.json").read_text())
+    (profile / "profile.json").write_text('{"title": "a", "title": "b"}')
+    with pytest.raises(PolicyError) as err:
+        load_profile_dir(profile)
+    assert "profile.json:1:16" in str(err.value)
