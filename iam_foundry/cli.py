@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
-from .config import DEFAULT_CONFIG, FoundryConfig, load_config
+from .config import CUSTOM_PROFILE, DEFAULT_CONFIG, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
@@ -279,6 +279,12 @@ def export_module_command(profile: str | None, variant: str | None, out_dir: Pat
     ARN. No provider or backend inside."""
     from .module_export import export_all, export_module, module_dir_name
 
+    if profile == CUSTOM_PROFILE:
+        # A custom profile is a deployment's policy_file in the config, not a folder: nothing to export.
+        raise FoundryError(ls.Problem(
+            "export-module custom", "profile 'custom' has no module to export: its policy comes from a deployment's policy_file",
+            f"export a built-in profile ({', '.join(list_profiles())}), or make your policy a profile folder "
+            "policy_json/<name>/ with a profile.json and export that"))
     if profile:
         loaded = load_profile(profile)
         chosen = variant or loaded.default_variant

@@ -6,37 +6,86 @@ config that has any.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
+import importlib.util
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, FoundryError, Problem
+from .files import read_json, read_text, unbalanced_bracket
+from .lint import RULES
 from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "iam-foundry.toml"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
 # IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
-IAM_NAME = re.compile(r"^[\w+=,.@-]+$")
+IAM_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]+$")  # ASCII only: Python's \w would let "nextäi" through
 NAME_MAX = {"user_name": 64, "role_name": 64, "instance_profile_name": 64, "policy_name": 128}
 IAM_PATH = re.compile(r"^/([\x21-\x7e]*/)?$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-[a-z]+-\d$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
+POLICY_ARN = re.compile(r"^arn:([a-z-]+):iam::(\d{12}|aws):policy/[A-Za-z0-9_+=,.@/-]+$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 DEFAULT_MAX_ATTACHED = 10
+# Set by iam-foundry on every resource (documents.py); a user tag must not override them.
+PROJECT_TAG_KEYS = ("ManagedBy", "IamFoundryDeployment")
+TAGS_PER_RESOURCE, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
+TAG_CHARACTERS = set(" _.:/=+-@")  # besides Unicode letters and digits
+KEYBASE_USER = re.compile(r"^keybase:[A-Za-z0-9_]{2,16}$")
+
+
+@lru_cache(maxsize=1)
+def _partitions() -> tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]:
+    """(partition, regions, region pattern) as the installed botocore ships them.
+
+    Read from botocore's data file rather than through botocore.loaders, whose import costs
+    0.2-0.3 s on every synth, even one that finds nothing changed. partitions.json also lists
+    pseudo-regions such as "aws-global"; only names that fit the partition's pattern are regions.
+    """
+    spec = importlib.util.find_spec("botocore")
+    folder = Path(next(iter(spec.submodule_search_locations or []))) if spec else None
+    if folder is None:
+        raise ConfigError(Problem("region", "botocore is not installed, so regions cannot be checked", "run make setup"))
+    result = []
+    for entry in read_json(folder / "data" / "partitions.json")["partitions"]:
+        pattern = re.compile(entry["regionRegex"], re.ASCII)
+        result.append((entry["id"], frozenset(r for r in entry["regions"] if pattern.match(r)), pattern))
+    return tuple(result)
 
 
 def partition_for(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The partition of a region botocore lists, or, for a newer one, of the region pattern it fits."""
+    for partition, regions, _ in _partitions():
+        if region in regions:
+            return partition
+    for partition, _, pattern in _partitions():
+        if pattern.match(region):
+            return partition
+    raise ValueError(f"{region!r} fits no AWS partition")
+
+
+def _region_check(allow_unlisted: bool) -> Callable[[Any], str | None]:
+    def check(region: str) -> str | None:
+        if any(region in regions for _, regions, _ in _partitions()):
+            return None
+        if allow_unlisted and any(pattern.match(region) for _, _, pattern in _partitions()):
+            return None
+        known = sorted(r for _, regions, _ in _partitions() for r in regions)
+        close = difflib.get_close_matches(region, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "use a region code such as us-east-1"
+        if allow_unlisted:
+            return f"'{region}' fits no AWS partition's region pattern | {hint}"
+        return (f"'{region}' is not an AWS region the installed botocore knows | {hint} (for a region newer than botocore, "
+                "set allow_unlisted_regions = true at the top of the config)")
+    return check
 
 
 @dataclass(frozen=True)
@@ -68,6 +117,15 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class LintAcceptance:
+    """A lint finding a deployment accepts (custom profiles have no lint-accepted.json)."""
+
+    rule: str
+    sid: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     profile: str
@@ -93,6 +151,7 @@ class Deployment:
     policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
     policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
+    lint_accepted: tuple[LintAcceptance, ...] = ()
 
 
 CUSTOM_PROFILE = "custom"
@@ -134,14 +193,14 @@ class FoundryConfig:
 class _Reader:
     """Reads one TOML table, collecting problems instead of stopping at the first."""
 
-    def __init__(self, table: dict[str, Any], where: str, problems: list[Problem]):
-        self.table, self.where, self.problems = table, where, problems
+    def __init__(self, table: dict[str, Any], where: str, problems: list[Problem], label: str = ""):
+        self.table, self.where, self.problems, self.label = table, where, problems, label
         self.seen: set[str] = set()
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False,
             check: Callable[[Any], str | None] | None = None) -> Any:
         self.seen.add(key)
-        field_name = f"{self.where}.{key}" if self.where else key
+        field_name = (f"{self.where}.{key}" if self.where else key) + self.label
         if key not in self.table:
             if required:
                 self.problems.append(Problem(field_name, "missing required field", f"add {key} = ..."))
@@ -156,8 +215,8 @@ class _Reader:
         if check:
             message = check(value)
             if message:
-                self.problems.append(Problem(field_name, message.split(" | ")[0],
-                                             message.split(" | ")[1] if " | " in message else ""))
+                text, _, fix = message.partition(" | ")  # the fix itself may hold " | " (a shell pipe)
+                self.problems.append(Problem(field_name, text, fix))
                 return default
         return value
 
@@ -165,7 +224,7 @@ class _Reader:
         for key in sorted(set(self.table) - self.seen):
             close = difflib.get_close_matches(key, sorted(self.seen), n=1)
             fix = f"did you mean '{close[0]}'?" if close else f"remove it; known fields: {sorted(self.seen)}"
-            field_name = f"{self.where}.{key}" if self.where else key
+            field_name = (f"{self.where}.{key}" if self.where else key) + self.label
             self.problems.append(Problem(field_name, "unknown field", fix))
 
 
@@ -192,19 +251,24 @@ def _from_hcl(value: Any) -> Any:
 def load_config(path: Path | str | None = None) -> FoundryConfig:
     """Load a config: TOML (iam-foundry.toml), or HCL variables (.tfvars / .hcl) with the same fields."""
     path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(Problem(str(path), "config file not found", "pass --config or copy iam-foundry.toml"))
+    text = read_text(path, ConfigError, "config file", missing_fix="pass --config or copy iam-foundry.toml")
     if path.suffix in (".tfvars", ".hcl"):
         import hcl2  # only for HCL configs
 
         try:
-            with path.open(encoding="utf-8") as handle:
-                raw = _from_hcl(hcl2.load(handle))
+            raw = _from_hcl(hcl2.loads(text))
         except Exception as err:  # python-hcl2 raises lark errors with line and column
+            # The parser stops where it gives up, often the end of the file; an unclosed bracket is
+            # what the user must fix, so name that.
+            bracket = unbalanced_bracket(text)
+            if bracket:
+                line, column, message = bracket
+                raise ConfigError(Problem(f"{path}:{line}:{column}", f"not valid HCL: {message}",
+                                          "close the bracket (or remove the stray one)")) from None
             raise ConfigError(Problem(str(path), f"not valid HCL: {str(err).splitlines()[0]}", "fix the syntax at that line")) from None
         return parse_config(raw, source=path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(Problem(str(path), f"not valid TOML: {err}", "fix the syntax at that line")) from None
     return parse_config(raw, source=path)
@@ -213,8 +277,10 @@ def load_config(path: Path | str | None = None) -> FoundryConfig:
 def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConfig:
     problems: list[Problem] = []
     top = _Reader(raw, "", problems)
-    region = top.get("region", str, DEFAULT_REGION,
-                     check=_match(REGION, "not an AWS region | use a region code such as us-east-1"))
+    # Opt-out for a region newer than the installed botocore: it must still fit a partition's pattern.
+    allow_unlisted_regions = top.get("allow_unlisted_regions", bool, False)
+    region_check = _region_check(allow_unlisted_regions)
+    region = top.get("region", str, DEFAULT_REGION, check=region_check)
 
     ls_reader = _Reader(top.get("localstack", dict, {}), "localstack", problems)
     localstack = LocalStack(
@@ -227,9 +293,9 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
     be = _Reader(top.get("backend", dict, {}), "backend", problems)
     backend = Backend(
         type=be.get("type", str, "s3", check=lambda v: None if v in ("s3", "local", "cloud") else "must be 's3', 'local' or 'cloud' | choose one of them"),
-        bucket=be.get("bucket", str, "iam-foundry-state", check=_match(BUCKET, "not a valid S3 bucket name | use 3-63 lowercase letters, digits, dots, hyphens")),
+        bucket=be.get("bucket", str, "iam-foundry-state", check=_bucket_check),
         key_prefix=be.get("key_prefix", str, "iam-foundry"),
-        region=be.get("region", str, region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1")),
+        region=be.get("region", str, region, check=region_check),
         path=be.get("path", str, "state"),
         dynamodb_table=be.get("dynamodb_table", str, None, check=_match(re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
                                                                          "not a DynamoDB table name | use 3-255 letters, digits, _ . -")),
@@ -254,15 +320,16 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
     deployments_raw = top.get("deployments", list, [], required=True)
     if not deployments_raw and "deployments" in raw:
         problems.append(Problem("deployments", "no deployment listed", "add a [[deployments]] table"))
-    deployments = []
+    deployments: list[tuple[str, Deployment]] = []  # (where, deployment): a clash names the entries as written
     for index, table in enumerate(deployments_raw):
         where = f"deployments[{index}]"
         if not isinstance(table, dict):
             problems.append(Problem(where, "must be a table", "write it as [[deployments]]"))
             continue
-        deployment = _parse_deployment(table, where, region, problems, base_dir=source.parent if source else Path.cwd())
+        deployment = _parse_deployment(table, where, region, problems, base_dir=source.parent if source else Path.cwd(),
+                                       region_check=region_check)
         if deployment:
-            deployments.append(deployment)
+            deployments.append((where + _label(table), deployment))
     top.finish()
     _check_unique(deployments, problems)
     if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
@@ -270,7 +337,8 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
                                 'put {deployment} in the name, e.g. workspace = "iam-{deployment}"'))
     if problems:
         raise ConfigError(problems)
-    return FoundryConfig(region=region, localstack=localstack, backend=backend, deployments=tuple(deployments), source=source)
+    return FoundryConfig(region=region, localstack=localstack, backend=backend, deployments=tuple(d for _, d in deployments),
+                         source=source)
 
 
 def _fill_default(value: Any, known: dict[str, str]) -> Any:
@@ -281,8 +349,13 @@ def _fill_default(value: Any, known: dict[str, str]) -> Any:
 
 
 def _parse_deployment(table: dict[str, Any], where: str, default_region: str, problems: list[Problem],
-                      base_dir: Path) -> Deployment | None:
-    d = _Reader(table, where, problems)
+                      base_dir: Path, region_check: Callable[[Any], str | None]) -> Deployment | None:
+    label = _label(table)  # deployments[499] alone is hard to find in a long config: name it too
+
+    def at(field_path: str) -> str:
+        return f"{where}.{field_path}{label}"
+
+    d = _Reader(table, where, problems, label)
     before = len(problems)
     name = d.get("name", str, "", required=True,
                  check=_match(STACK_NAME, "not a valid stack name | start with a letter; use letters, digits, - and _ (max 63)"))
@@ -292,7 +365,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     profile: Profile | None = None
     if profile_name == CUSTOM_PROFILE:
         if not policy_file:
-            problems.append(Problem(f"{where}.policy_file", "profile 'custom' needs your base policy file",
+            problems.append(Problem(at("policy_file"), "profile 'custom' needs your base policy file",
                                     'add policy_file = "my-policy.json" (relative to the config file)'))
         else:
             policy_file = str((base_dir / policy_file).resolve())
@@ -300,36 +373,35 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
             try:
                 profile = custom_profile(policy_file, tuple(addenda_files))
             except FoundryError as err:
-                problems.extend(Problem(f"{where}.policy_file/addenda_files: {p.where}", p.message, p.fix) for p in err.problems)
+                problems.extend(Problem(f"{at('policy_file/addenda_files')}: {p.where}", p.message, p.fix) for p in err.problems)
     elif profile_name:
         if policy_file or addenda_files:
-            problems.append(Problem(f"{where}.policy_file", "policy_file and addenda_files are for profile 'custom' only",
+            problems.append(Problem(at("policy_file"), "policy_file and addenda_files are for profile 'custom' only",
                                     f"remove them, or set profile = \"{CUSTOM_PROFILE}\""))
         try:
             profile = load_profile(profile_name)
         except FoundryError as err:
-            problems.append(Problem(f"{where}.profile", f"unknown profile '{profile_name}'" if "no such profile" in str(err) else str(err),
+            problems.append(Problem(at("profile"), f"unknown profile '{profile_name}'" if "no such profile" in str(err) else str(err),
                                     f"use one of {list_profiles() + [CUSTOM_PROFILE]}"))
-    region = d.get("region", str, default_region, check=_match(REGION, "not an AWS region | use a region code such as us-east-1"))
+    region = d.get("region", str, default_region, check=region_check)
     addenda = d.get("addenda", list, [])
     if profile_name == CUSTOM_PROFILE and profile:
         addenda = addenda or sorted(profile.addenda)  # a custom profile's addenda files are all switched on
-    account_id = d.get("account_id", str, None,
-                       check=_match(ACCOUNT_ID, "account id must be exactly 12 digits | write it without hyphens, quoted, e.g. \"123456789012\""))
+    account_id = d.get("account_id", (str, int), None, check=_account_id_check)
     variant = d.get("variant", str, None)
     if profile and variant is not None and variant not in profile.variants:
-        problems.append(Problem(f"{where}.variant", f"unknown variant '{variant}' for profile '{profile.name}'",
+        problems.append(Problem(at("variant"), f"unknown variant '{variant}' for profile '{profile.name}'",
                                 f"use one of {sorted(profile.variants)}"))
     variant = variant or (profile.default_variant if profile else "")
     parameters = d.get("parameters", dict, {}, check=_string_map)
     if profile:
-        parameters = _check_parameters(profile, parameters, where, problems)
+        parameters = _check_parameters(profile, parameters, at, problems)
     defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
     for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
         limit = NAME_MAX[key]
         names[key] = d.get(key, str, None, check=lambda v, limit=limit: None if IAM_NAME.match(v) and len(v) <= limit else
-                           f"'{v}' is not a valid IAM name | use at most {limit} characters from letters, digits and +=,.@_-")
+                           f"'{v}' is not a valid IAM name | use at most {limit} characters from ASCII letters, digits and +=,.@_-")
     if not names["user_name"]:
         names["user_name"] = defaults.get("user_name") or f"{name}-user"
     if not names["policy_name"]:
@@ -342,7 +414,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         if PLACEHOLDER.search(value):
             continue  # built from a missing parameter, which is reported already
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
-            problems.append(Problem(f"{where}.{key}", f"'{value}' (from the profile default) is not a valid IAM name",
+            problems.append(Problem(at(f"{key}"), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
     policy_names = d.get("policy_names", dict, {}, check=_string_map)
     resolved_policy_names: dict[str, str] = {}
@@ -354,18 +426,21 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         known_ids = {spec.id for spec in profile.policies(variant if variant in profile.variants else None)}
         for policy_id, policy_name in policy_names.items():
             if policy_id not in known_ids:
-                problems.append(Problem(f"{where}.policy_names.{policy_id}", "no policy with that id in this profile/variant",
+                problems.append(Problem(at(f"policy_names.{policy_id}"), "no policy with that id in this profile/variant",
                                         f"use one of {sorted(known_ids)}"))
             elif not (IAM_NAME.match(policy_name) and len(policy_name) <= NAME_MAX["policy_name"]):
-                problems.append(Problem(f"{where}.policy_names.{policy_id}", f"'{policy_name}' is not a valid IAM policy name",
-                                        "use at most 128 characters from letters, digits and +=,.@_-"))
+                problems.append(Problem(at(f"policy_names.{policy_id}"), f"'{policy_name}' is not a valid IAM policy name",
+                                        "use at most 128 characters from ASCII letters, digits and +=,.@_-"))
     create_access_key = d.get("create_access_key", bool, False)
-    pgp_key = d.get("pgp_key", str, None)
+    tags = d.get("tags", dict, {}, check=_string_map)
+    problems.extend(_tag_problems(tags, at))
+    pgp_key = d.get("pgp_key", str, None, check=_pgp_check)
+    partition = partition_for(region)
     deployment = Deployment(
         name=name,
         profile=profile_name,
         region=region,
-        partition=partition_for(region),
+        partition=partition,
         variant=variant,
         addenda=tuple(addenda),
         account_id=account_id,
@@ -375,81 +450,84 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         pgp_key=pgp_key,
         path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
         permissions_boundary=d.get("permissions_boundary", str, None,
-                                   check=_match(POLICY_ARN, "not a managed policy ARN | use arn:aws:iam::<account>:policy/<name>")),
+                                   check=lambda arn: _boundary_check(arn, partition, region)),
         force_destroy=d.get("force_destroy", bool, False),
         max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
                                                  check=lambda v: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
-        tags=d.get("tags", dict, {}, check=_string_map),
+        tags=tags,
         parameters=parameters,
         policy_names=resolved_policy_names,
         policy_file=policy_file,
         addenda_files=tuple(addenda_files),
+        lint_accepted=_lint_accepted(d.get("lint_accepted", list, []), at, problems),
         **names,
     )
     d.finish()
     if pgp_key and not create_access_key:
-        problems.append(Problem(f"{where}.pgp_key", "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
+        problems.append(Problem(at("pgp_key"), "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
     if create_access_key and not deployment.create_user:
-        problems.append(Problem(f"{where}.create_access_key", "an access key needs the user, but create_user is false",
+        problems.append(Problem(at("create_access_key"), "an access key needs the user, but create_user is false",
                                 "set create_user = true or drop create_access_key"))
     if profile:
-        _check_addenda(profile, addenda, variant, where, problems)
+        _check_addenda(profile, addenda, variant, at, problems)
         if profile.account_parameter and account_id and parameters.get(profile.account_parameter) not in (None, account_id):
-            problems.append(Problem(f"{where}.parameters.{profile.account_parameter}",
+            problems.append(Problem(at(f"parameters.{profile.account_parameter}"),
                                     f"{parameters[profile.account_parameter]} differs from account_id {account_id}",
                                     f"{profile.title} needs the role in the same account: deploy to that account"))
     return deployment if len(problems) == before else None
 
 
-def _check_parameters(profile: Profile, parameters: dict[str, str], where: str, problems: list[Problem]) -> dict[str, str]:
+def _check_parameters(profile: Profile, parameters: dict[str, str], at: Callable[[str], str],
+                      problems: list[Problem]) -> dict[str, str]:
     """Profile-declared parameters: required ones present, patterns matched, defaults applied."""
     result = {}
     for key, value in parameters.items():
         spec = profile.parameters.get(key)
         if spec is None:
             close = difflib.get_close_matches(key, sorted(profile.parameters), n=1)
-            problems.append(Problem(f"{where}.parameters.{key}", f"profile '{profile.name}' has no parameter '{key}'",
+            problems.append(Problem(at(f"parameters.{key}"), f"profile '{profile.name}' has no parameter '{key}'",
                                     f"did you mean '{close[0]}'?" if close else f"known parameters: {sorted(profile.parameters)}"))
         elif spec.pattern and not re.fullmatch(spec.pattern, value):
-            problems.append(Problem(f"{where}.parameters.{key}", f"'{value}' does not match {spec.pattern}", spec.description))
+            problems.append(Problem(at(f"parameters.{key}"), f"'{value}' does not match {spec.pattern}", spec.description))
         else:
             result[key] = value
     for key, spec in profile.parameters.items():
         if key in parameters:
             continue
         if spec.required:
-            problems.append(Problem(f"{where}.parameters.{key}", "missing required parameter",
+            problems.append(Problem(at(f"parameters.{key}"), "missing required parameter",
                                     f"add parameters = {{ {key} = \"...\" }} ({spec.description})"))
         elif spec.default is not None:
             result[key] = spec.default
     return result
 
 
-def _check_addenda(profile: Any, addenda: list[Any], variant: str, where: str, problems: list[Problem]) -> None:
+def _check_addenda(profile: Any, addenda: list[Any], variant: str, at: Callable[[str], str], problems: list[Problem]) -> None:
     known = sorted(profile.addenda)
     for index, name in enumerate(addenda):
         if name not in profile.addenda:
             close = difflib.get_close_matches(str(name), known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            problems.append(Problem(f"{where}.addenda[{index}]", f"unknown addendum '{name}' for profile '{profile.name}'",
+            problems.append(Problem(at(f"addenda[{index}]"), f"unknown addendum '{name}' for profile '{profile.name}'",
                                     f"{hint}known addenda: {known}"))
     if len(set(map(str, addenda))) != len(addenda):
-        problems.append(Problem(f"{where}.addenda", "an addendum is listed twice", "list each addendum once"))
+        problems.append(Problem(at("addenda"), "an addendum is listed twice", "list each addendum once"))
     chosen = {a for a in addenda if a in profile.addenda}
     for name in sorted(chosen):
         for other in profile.addenda[name].conflicts_with:
             if other in chosen and name < other:
-                problems.append(Problem(f"{where}.addenda", f"'{name}' and '{other}' cannot be used together", "keep only one of them"))
+                problems.append(Problem(at("addenda"), f"'{name}' and '{other}' cannot be used together", "keep only one of them"))
         only = profile.addenda[name].only_variants
         if only and variant not in only:
-            problems.append(Problem(f"{where}.addenda", f"addendum '{name}' cannot be used with variant '{variant}'",
+            problems.append(Problem(at("addenda"), f"addendum '{name}' cannot be used with variant '{variant}'",
                                     f"use variant {' or '.join(repr(v) for v in only)}, or drop the addendum"))
 
 
-def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> None:
-    """Stack names are unique; IAM names are unique per account. One problem per clashing pair."""
-    seen: dict[tuple[str, str], int] = {}
-    for index, deployment in enumerate(deployments):
+def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Problem]) -> None:
+    """Stack names are unique; IAM names are unique per account, ignoring case as IAM does.
+    One problem per clashing pair, naming both entries as written in the config."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, account/name in lower case) -> (where, name as written)
+    for where, deployment in deployments:
         account = deployment.account_id or "(target account)"
         keys = [("stack", deployment.name)]
         if deployment.create_user:
@@ -457,14 +535,120 @@ def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> Non
         keys += [("policy", policy_name) for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
             keys += [("role", deployment.role_name), ("instance profile", deployment.instance_profile_name)]
-        clashes: dict[int, list[str]] = {}
+        clashes: dict[str, list[str]] = {}
         for kind, value in keys:
-            key = (kind, value if kind == "stack" else f"{account}/{value}")
+            key = (kind, value if kind == "stack" else f"{account}/{value}".lower())
             if key in seen:
-                clashes.setdefault(seen[key], []).append(f"{kind} '{value}'")
+                other_where, other_value = seen[key]
+                case_note = f" (as '{other_value}'; IAM names ignore case)" if other_value != value else ""
+                clashes.setdefault(other_where, []).append(f"{kind} '{value}'{case_note}")
             else:
-                seen[key] = index
-        for other, names in clashes.items():
+                seen[key] = (where, value)
+        for other_where, names in clashes.items():
             problems.append(Problem(
-                f"deployments[{index}]", f"{', '.join(names)} also used by deployments[{other}] (account {account})",
+                where, f"{', '.join(names)} also used by {other_where} (account {account})",
                 "give each deployment its own names (names are unique per account)"))
+
+
+def _label(table: dict[str, Any]) -> str:
+    """How a deployment is named in messages besides its index: the name, when it is a valid one."""
+    name = table.get("name")
+    return f' (deployment "{name}")' if isinstance(name, str) and STACK_NAME.match(name) else ""
+
+
+def _account_id_check(value: str | int) -> str | None:
+    if isinstance(value, int):  # TOML/HCL number: the type error alone ("must be str") does not say what to do
+        return (f"account id {value} is a number | quote it: account_id = \"{value:012d}\" (12 digits; a number "
+                "loses leading zeros)")
+    return None if ACCOUNT_ID.match(value) else \
+        "account id must be exactly 12 digits | write it without hyphens, quoted, e.g. \"123456789012\""
+
+
+def _boundary_check(arn: str, partition: str, region: str) -> str | None:
+    match = POLICY_ARN.match(arn)
+    if not match:
+        return f"not a managed policy ARN | use arn:{partition}:iam::<account>:policy/<name>"
+    if match.group(1) != partition:
+        return (f"ARN is in partition '{match.group(1)}' but region {region} is in '{partition}' | "
+                f"use the boundary policy's ARN in that partition: arn:{partition}:iam::...")
+    return None
+
+
+def _bucket_check(value: str) -> str | None:
+    if not BUCKET.match(value) or ".." in value:
+        return "not a valid S3 bucket name | use 3-63 lowercase letters, digits, dots, hyphens"
+    if IP_ADDRESS.match(value):
+        return f"'{value}' is in IP-address form, which S3 refuses as a bucket name | choose a name such as acme-terraform-state"
+    return None
+
+
+def _pgp_check(value: str) -> str | None:
+    """Terraform's aws_iam_access_key takes base64 public key material or keybase:<user>."""
+    if value.startswith("keybase:"):
+        return None if KEYBASE_USER.match(value) else \
+            "not a Keybase user name | write keybase:<user> (2-16 letters, digits or _)"
+    if "BEGIN PGP" in value:
+        return ("an ASCII-armored key; Terraform wants the base64 body only | drop the -----BEGIN/END----- lines, "
+                "the headers and the =checksum line (e.g. gpg --export <id> | base64 -w0)")
+    try:
+        key = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    # An OpenPGP packet's first byte has its top bit set; a public key is packet type 6.
+    tag = (key[0] & 0x3F if key[0] & 0x40 else (key[0] >> 2) & 0x0F) if key and key[0] & 0x80 else None
+    if tag != 6:
+        return "neither base64 PGP public key material nor keybase:<user> | use gpg --export <id> | base64 -w0, or keybase:<user>"
+    return None
+
+
+def _tag_problems(tags: dict[str, str], where: Callable[[str], str]) -> list[Problem]:
+    """IAM's tag rules: 50 per resource (two are iam-foundry's), key 128, value 256, no aws: prefix.
+    Keys differ only in case are the same key to IAM."""
+    problems = []
+    room = TAGS_PER_RESOURCE - len(PROJECT_TAG_KEYS)
+    if len(tags) > room:
+        problems.append(Problem(where("tags"), f"{len(tags)} tags; IAM allows {TAGS_PER_RESOURCE} per resource and "
+                                f"iam-foundry sets {len(PROJECT_TAG_KEYS)} ({', '.join(PROJECT_TAG_KEYS)})", f"keep at most {room}"))
+    seen: dict[str, str] = {}
+    for key, value in tags.items():
+        at = where(f"tags.{key}")
+        reserved = [k for k in PROJECT_TAG_KEYS if k.lower() == key.lower()]
+        if reserved:
+            problems.append(Problem(at, f"'{reserved[0]}' is set by iam-foundry on every resource", "remove it or use another key"))
+        elif key.lower().startswith("aws:"):
+            problems.append(Problem(at, "the aws: prefix is reserved for AWS", "use a key without it"))
+        elif not key or len(key) > TAG_KEY_MAX or not all(c.isalnum() or c in TAG_CHARACTERS for c in key):
+            problems.append(Problem(at, "not a valid tag key",
+                                    f"use 1-{TAG_KEY_MAX} letters, digits, spaces and {''.join(sorted(TAG_CHARACTERS - {' '}))}"))
+        elif key.lower() in seen:
+            problems.append(Problem(at, f"same key as '{seen[key.lower()]}' (IAM tag keys ignore case)", "keep one of them"))
+        if isinstance(value, str) and (len(value) > TAG_VALUE_MAX or not all(c.isalnum() or c in TAG_CHARACTERS for c in value)):
+            problems.append(Problem(at, "not a valid tag value",
+                                    f"use at most {TAG_VALUE_MAX} letters, digits, spaces and {''.join(sorted(TAG_CHARACTERS - {' '}))}"))
+        seen.setdefault(key.lower(), key)
+    return problems
+
+
+def _lint_accepted(entries: list[Any], where: Callable[[str], str], problems: list[Problem]) -> tuple[LintAcceptance, ...]:
+    """A deployment's own accepted lint findings: each names the rule and Sid and says why."""
+    result = []
+    fields = {"rule", "sid", "reason"}
+    for index, entry in enumerate(entries):
+        at = where(f"lint_accepted[{index}]")
+        example = '{ rule = "LP003", sid = "PassNodeRole", reason = "why this is acceptable" }'
+        if not isinstance(entry, dict):
+            problems.append(Problem(at, "must be a table", f"write it as {example}"))
+            continue
+        unknown = sorted(set(entry) - fields)
+        bad = [f"unknown keys {unknown}"] if unknown else []
+        if entry.get("rule") not in RULES:
+            bad.append(f"rule {entry.get('rule')!r} is not one of {sorted(RULES)}")
+        if not (isinstance(entry.get("sid"), str) and entry["sid"]):
+            bad.append("no sid")
+        if not (isinstance(entry.get("reason"), str) and entry["reason"].strip()):
+            bad.append("no reason (an accepted finding must say why it is acceptable)")
+        if bad:
+            problems.append(Problem(at, "; ".join(bad), f"write it as {example}"))
+        else:
+            result.append(LintAcceptance(entry["rule"], entry["sid"], entry["reason"].strip()))
+    return tuple(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Deployment, profile_of
+from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
 from .policy_templates import Profile, merge_statements, render, split_statements
@@ -113,12 +113,26 @@ def check_documents(documents: DeploymentDocuments) -> None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
     if problems:
         raise PolicyError(problems)
-    accepted = [] if documents.profile.name == "custom" else accepted_findings(documents.profile.root)
-    open_findings = unexplained(lint_findings(documents), accepted)
-    if open_findings:
-        accept_file = documents.profile.root / "lint-accepted.json"
-        raise PolicyError([Problem(where, str(f), f"narrow the statement, or accept it with a reason in {accept_file}")
-                           for f in open_findings])
+    deployment = documents.deployment
+    own = [{"rule": a.rule, "sid": a.sid, "reason": a.reason} for a in deployment.lint_accepted]
+    # A custom profile's folder is the user's, not a profile folder: its lint-accepted.json is not read.
+    accepted = own + ([] if documents.profile.name == CUSTOM_PROFILE else accepted_findings(documents.profile.root))
+    findings = lint_findings(documents)
+    open_findings = unexplained(findings, accepted)
+    problems = [Problem(where, str(f), _accept_hint(documents, f)) for f in open_findings]
+    # An acceptance that matches nothing would silently accept a finding added later.
+    found = {(f.rule, f.sid) for f in findings}
+    problems += [Problem(f"{where} lint_accepted", f"accepts {a.rule} for statement '{a.sid}', but there is no such finding",
+                         "remove the entry") for a in deployment.lint_accepted if (a.rule, a.sid) not in found]
+    if problems:
+        raise PolicyError(problems)
+
+
+def _accept_hint(documents: DeploymentDocuments, finding: Finding) -> str:
+    if documents.profile.name == CUSTOM_PROFILE:
+        return (f"narrow the statement, or accept it in deployment '{documents.deployment.name}' with "
+                f'lint_accepted = [{{ rule = "{finding.rule}", sid = "{finding.sid}", reason = "why it is acceptable" }}]')
+    return f"narrow the statement, or accept it with a reason in {documents.profile.root / 'lint-accepted.json'}"
 
 
 def _dedupe(items: Any) -> list[str]:

@@ -120,13 +120,47 @@ def bad_case(case: str, tmp_path: Path) -> tuple[str, str]:
         "conflicting options": (base.format(profile=nextai, extra="create_user = false\ncreate_access_key = true"),
                                 "an access key needs the user"),
         "unknown variant": (base.format(profile=nextai, extra='variant = "eks"'), "unknown variant 'eks'"),
+        "duplicate JSON key": (base.format(profile=_custom(tmp_path, '{"Version": "2012-10-17", "Statement": [{"Sid": "S",\n'
+                                                                     ' "Effect": "Deny", "Effect": "Allow", "Action": "s3:GetObject",'
+                                                                     ' "Resource": "*"}]}', "dup.json"), extra=""),
+                               "dup.json:2:20: duplicate key 'Effect'"),
+        "binary policy file": (base.format(profile=_binary(tmp_path), extra=""), "a binary file, not a JSON file"),
+        "directory as policy file": (base.format(profile=f'profile = "custom"\npolicy_file = "{tmp_path}"', extra=""),
+                                     "is a directory, not a JSON file"),
+        "unquoted account id": (GOOD.replace('"123456789012"', "123456789012"), 'quote it: account_id = "123456789012"'),
+        "region botocore does not know": (base.format(profile=nextai, extra='region = "us-east-9"'), "allow_unlisted_regions = true"),
+        "boundary in another partition": (base.format(profile=nextai, extra='region = "cn-north-1"\n'
+                                                      'permissions_boundary = "arn:aws:iam::123456789012:policy/b"'), "partition 'aws'"),
+        "non-ASCII name": (base.format(profile=nextai, extra='user_name = "nextäi"'), "ASCII letters"),
+        "names differing in case": (GOOD + GOOD.split("\n[[deployments]]")[1].join(["[[deployments]]", ""]).replace(
+            'name = "nextai"', 'name = "other"\nuser_name = "NEXTAI"\ncreate_node_role = false\npolicy_name = "p2"', 1),
+            "IAM names ignore case"),
+        "tag overriding ManagedBy": (base.format(profile=nextai, extra='tags = { ManagedBy = "me" }'), "set by iam-foundry"),
+        "bucket in IP-address form": (GOOD + '[backend]\nbucket = "10.0.0.1"\n', "IP-address form"),
+        "pgp key not a key": (base.format(profile=nextai, extra='create_access_key = true\npgp_key = "my-key"'),
+                              "neither base64 PGP public key material nor keybase:<user>"),
+        "custom lint finding": (base.format(profile=_custom(tmp_path, {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/r"}]},
+            "pass.json"), extra=""), "lint_accepted = [{ rule = "),
+        "lint acceptance without reason": (base.format(profile=nextai, extra='lint_accepted = [{ rule = "LP003", sid = "X" }]'),
+                                           "no reason"),
     }
     return cases[case]
 
 
+def _binary(tmp_path: Path) -> str:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    return f'profile = "custom"\npolicy_file = "{path}"'
+
+
 BAD_CASES = ["unknown profile", "unknown addendum", "malformed policy JSON", "missing required field",
              "account id not 12 digits", "region not a region", "name too long", "illegal characters", "duplicate names",
-             "oversized single statement", "unfilled placeholder", "conflicting options", "unknown variant"]
+             "oversized single statement", "unfilled placeholder", "conflicting options", "unknown variant",
+             "duplicate JSON key", "binary policy file", "directory as policy file", "unquoted account id",
+             "region botocore does not know", "boundary in another partition", "non-ASCII name", "names differing in case",
+             "tag overriding ManagedBy", "bucket in IP-address form", "pgp key not a key", "custom lint finding",
+             "lint acceptance without reason"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -146,3 +180,29 @@ def test_bad_input_table(tmp_path, case):
         assert words in result.output, result.output
         assert "fix:" in result.output
     assert {p: p.read_bytes() for p in outdir.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("latin1.toml", GOOD.replace("us-east-1", "us-\xe9ast-1").encode("latin-1"), "not UTF-8 text (byte 0xe9)"),
+    ("binary.toml", b"\x00\x01\x02", "a binary file, not a config file"),
+    ("dir.toml", None, "is a directory, not a config file"),
+    ("open.tfvars", b'deployments = [{\n  name = "nextai"\n  profile = "nextai"\n', "open.tfvars:1:16: not valid HCL: '{' is never closed"),
+])
+def test_unreadable_config_is_one_line(tmp_path, name, content, words):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip().startswith("- ")]
+    assert len(lines) == 1 and words in lines[0] and "fix:" in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_export_module_custom_explains_why_there_is_no_module(tmp_path):
+    result = CliRunner().invoke(cli, ["export-module", "custom", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "profile 'custom' has no module to export" in result.output and "no such profile" not in result.output
+    assert "fix: export a built-in profile (" in result.output

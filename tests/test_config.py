@@ -1,6 +1,9 @@
 """Bad input: each case gets one clear message naming the field and the fix."""
 
+import base64
 import copy
+import json
+from pathlib import Path
 
 import pytest
 
@@ -23,24 +26,54 @@ def test_defaults_come_from_the_profile():
     assert deployment.create_access_key is False
 
 
+def at(field: str) -> str:
+    """Where a problem in make_config()'s deployment is reported: its index, field and name."""
+    return f'deployments[0].{field} (deployment "nextai")'
+
+
+PGP_KEY = base64.b64encode(bytes([0x99, 0x01, 0x0D, 0x04]) + b"\x00" * 16).decode()  # an OpenPGP public-key packet header
+
+
 @pytest.mark.parametrize(("fields", "where", "words"), [
-    ({"profile": "nope"}, "deployments[0].profile", "unknown profile 'nope'"),
-    ({"addenda": ["clone-disks"]}, "deployments[0].addenda[0]", "did you mean 'clone-disk'"),
-    ({"addenda": ["open-ports", "open-ports"]}, "deployments[0].addenda", "listed twice"),
-    ({"account_id": "1234-5678-9012"}, "deployments[0].account_id", "12 digits"),
-    ({"account_id": 123456789012}, "deployments[0].account_id", "must be str"),
-    ({"region": "moon-1"}, "deployments[0].region", "not an AWS region"),
-    ({"user_name": "x" * 65}, "deployments[0].user_name", "at most 64"),
-    ({"role_name": "bad name!"}, "deployments[0].role_name", "not a valid IAM name"),
-    ({"policy_name": "p" * 129}, "deployments[0].policy_name", "at most 128"),
-    ({"path": "no-slashes"}, "deployments[0].path", "not a valid IAM path"),
-    ({"permissions_boundary": "arn:aws:iam::123:policy/x"}, "deployments[0].permissions_boundary", "not a managed policy ARN"),
-    ({"create_access_key": "yes"}, "deployments[0].create_access_key", "must be bool"),
-    ({"pgp_key": "keybase:someone"}, "deployments[0].pgp_key", "create_access_key"),
-    ({"tags": {"Team": 3}}, "deployments[0].tags", "must be strings"),
-    ({"rolename": "x"}, "deployments[0].rolename", "did you mean 'role_name'"),
+    ({"profile": "nope"}, at("profile"), "unknown profile 'nope'"),
+    ({"addenda": ["clone-disks"]}, at("addenda[0]"), "did you mean 'clone-disk'"),
+    ({"addenda": ["open-ports", "open-ports"]}, at("addenda"), "listed twice"),
+    ({"account_id": "1234-5678-9012"}, at("account_id"), "12 digits"),
+    ({"account_id": 123456789012}, at("account_id"), 'quote it: account_id = "123456789012"'),
+    ({"account_id": 12345678901}, at("account_id"), 'account_id = "012345678901"'),
+    ({"region": "moon-1"}, at("region"), "not an AWS region"),
+    ({"region": "us-east-9"}, at("region"), "not an AWS region"),
+    ({"region": "eu-mars-1"}, at("region"), "allow_unlisted_regions"),
+    ({"user_name": "x" * 65}, at("user_name"), "at most 64"),
+    ({"role_name": "bad name!"}, at("role_name"), "not a valid IAM name"),
+    ({"user_name": "nextäi"}, at("user_name"), "ASCII letters"),
+    ({"policy_names": {"main": "nextäi-policy"}}, at("policy_names.main"), "not a valid IAM policy name"),
+    ({"policy_name": "p" * 129}, at("policy_name"), "at most 128"),
+    ({"path": "no-slashes"}, at("path"), "not a valid IAM path"),
+    ({"permissions_boundary": "arn:aws:iam::123:policy/x"}, at("permissions_boundary"), "not a managed policy ARN"),
+    ({"permissions_boundary": "arn:aws:iam::123456789012:policy/bound", "region": "cn-north-1"}, at("permissions_boundary"),
+     "partition 'aws' but region cn-north-1 is in 'aws-cn'"),
+    ({"permissions_boundary": "arn:aws:iam::123456789012:policy/bøund"}, at("permissions_boundary"), "not a managed policy ARN"),
+    ({"create_access_key": "yes"}, at("create_access_key"), "must be bool"),
+    ({"pgp_key": "keybase:someone"}, at("pgp_key"), "create_access_key"),
+    ({"pgp_key": "my-key", "create_access_key": True}, at("pgp_key"), "neither base64 PGP public key material nor keybase:<user>"),
+    ({"pgp_key": base64.b64encode(b"hello world").decode(), "create_access_key": True}, at("pgp_key"), "neither base64"),
+    ({"pgp_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n" + PGP_KEY + "\n-----END PGP PUBLIC KEY BLOCK-----",
+      "create_access_key": True}, at("pgp_key"), "ASCII-armored"),
+    ({"pgp_key": "keybase:not a user!", "create_access_key": True}, at("pgp_key"), "not a Keybase user name"),
+    ({"tags": {"Team": 3}}, at("tags"), "must be strings"),
+    ({"tags": {f"t{n}": "v" for n in range(49)}}, at("tags"), "IAM allows 50 per resource"),
+    ({"tags": {"k" * 129: "v"}}, at(f"tags.{'k' * 129}"), "not a valid tag key"),
+    ({"tags": {"Team": "v" * 257}}, at("tags.Team"), "not a valid tag value"),
+    ({"tags": {"aws:cloudformation:stack": "x"}}, at("tags.aws:cloudformation:stack"), "reserved for AWS"),
+    ({"tags": {"ManagedBy": "me"}}, at("tags.ManagedBy"), "set by iam-foundry"),
+    ({"tags": {"managedby": "me"}}, at("tags.managedby"), "'ManagedBy' is set by iam-foundry"),
+    ({"tags": {"Team": "a", "TEAM": "b"}}, at("tags.TEAM"), "same key as 'Team'"),
+    ({"lint_accepted": [{"rule": "LP003", "sid": "PassNodeRole"}]}, at("lint_accepted[0]"), "no reason"),
+    ({"lint_accepted": [{"rule": "LP009", "sid": "X", "reason": "r"}]}, at("lint_accepted[0]"), "rule 'LP009'"),
+    ({"rolename": "x"}, at("rolename"), "did you mean 'role_name'"),
     ({"name": "9lives"}, "deployments[0].name", "not a valid stack name"),
-    ({"max_managed_policies_per_principal": 0}, "deployments[0].max_managed_policies_per_principal", "between 1 and 20"),
+    ({"max_managed_policies_per_principal": 0}, at("max_managed_policies_per_principal"), "between 1 and 20"),
 ])
 def test_bad_deployment_fields(fields, where, words):
     with pytest.raises(ConfigError) as err:
@@ -54,9 +87,13 @@ def test_bad_deployment_fields(fields, where, words):
 
 @pytest.mark.parametrize(("mutate", "where", "words"), [
     (lambda raw: raw.pop("deployments"), "deployments", "missing required field"),
-    (lambda raw: raw["deployments"][0].pop("profile"), "deployments[0].profile", "missing required field"),
+    (lambda raw: raw["deployments"][0].pop("profile"), at("profile"), "missing required field"),
     (lambda raw: raw["backend"].update(type="gcs"), "backend.type", "'s3', 'local' or 'cloud'"),
     (lambda raw: raw["backend"].update(bucket="Bad_Bucket"), "backend.bucket", "bucket name"),
+    (lambda raw: raw["backend"].update(bucket="192.168.10.20"), "backend.bucket", "IP-address form"),
+    (lambda raw: raw["backend"].update(region="us-west-7"), "backend.region", "not an AWS region"),
+    (lambda raw: raw.update(region="eu-mars-1"), "region", "not an AWS region"),
+    (lambda raw: raw.update(region="moon-1", allow_unlisted_regions=True), "region", "fits no AWS partition"),
     (lambda raw: raw["localstack"].update(endpoint="localhost:4566"), "localstack.endpoint", "URL"),
     (lambda raw: raw.update(regoin="us-east-1"), "regoin", "did you mean 'region'"),
 ])
@@ -126,3 +163,127 @@ def test_tfvars_syntax_error_names_the_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(path) in str(err.value) and "not valid HCL" in str(err.value)
+
+
+@pytest.mark.parametrize(("region", "partition"), [("us-iso-east-1", "aws-iso"), ("us-isob-east-1", "aws-iso-b"),
+                                                   ("eusc-de-east-1", "aws-eusc")])
+def test_partition_comes_from_botocores_data(region, partition):
+    assert partition_for(region) == partition
+    assert parse_config(make_config(region=region)).deployments[0].partition == partition
+
+
+def test_a_region_newer_than_botocore_needs_the_opt_out():
+    with pytest.raises(ConfigError):
+        parse_config(make_config(region="us-isof-north-9"))
+    raw = make_config(region="us-isof-north-9")
+    raw["allow_unlisted_regions"] = True
+    deployment = parse_config(raw).deployments[0]
+    assert (deployment.region, deployment.partition) == ("us-isof-north-9", "aws-iso-f")
+
+
+def test_pgp_key_is_key_material_or_a_keybase_user():
+    for key in (PGP_KEY, "keybase:some_person", base64.b64encode(bytes([0xC6, 0x01])).decode()):
+        assert parse_config(make_config(create_access_key=True, pgp_key=key)).deployments[0].pgp_key == key
+    with pytest.raises(ConfigError):
+        parse_config(make_config(create_access_key=True, pgp_key="not a key"))
+
+
+def test_names_that_differ_only_in_case_clash():
+    raw = make_config()
+    raw["deployments"].append(dict(raw["deployments"][0], name="other", user_name="NextAI", policy_name="other-policy",
+                                   create_node_role=False))
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [str(p) for p in err.value.problems] == [
+        'deployments[1] (deployment "other"): user \'NextAI\' (as \'nextai\'; IAM names ignore case) also used by '
+        'deployments[0] (deployment "nextai") (account 123456789012) (fix: give each deployment its own names '
+        '(names are unique per account))']
+
+
+def test_a_clash_after_an_invalid_deployment_names_the_right_pair():
+    raw = make_config(account_id="12")  # deployments[0] is invalid and left out of the clash check
+    good = {"name": "b", "profile": "nextai", "account_id": "123456789012"}
+    raw["deployments"] += [good, dict(good, name="c")]
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    clash = [p for p in err.value.problems if "also used by" in p.message]
+    assert [p.where for p in clash] == ['deployments[2] (deployment "c")']
+    assert 'also used by deployments[1] (deployment "b")' in clash[0].message
+
+
+def test_a_deployment_may_accept_lint_findings_with_a_reason():
+    entry = {"rule": "LP003", "sid": "PassNodeRole", "reason": "the vendor's launcher passes the role to EC2 only"}
+    deployment = parse_config(make_config(lint_accepted=[entry])).deployments[0]
+    assert [(a.rule, a.sid, a.reason) for a in deployment.lint_accepted] == [tuple(entry.values())]
+
+
+# --- files that cannot be read as a config: one line each, never a traceback ------------------------
+
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("latin1.toml", 'region = "us-east-1"\n# caf\xe9\n'.encode("latin-1"), "latin1.toml:2:6: not UTF-8 text (byte 0xe9)"),
+    ("binary.toml", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a binary file, not a config file"),
+    ("latin1.tfvars", 'region = "eu-w\xe9st-1"\n'.encode("latin-1"), "not UTF-8 text"),
+])
+def test_unreadable_config_is_one_problem(tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert len(err.value.problems) == 1 and words in str(err.value) and err.value.problems[0].fix
+
+
+def test_a_directory_given_as_config_says_so(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value.problems[0]) == f"{tmp_path}: is a directory, not a config file (fix: give the path of the config file itself)"
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".tfvars"])
+def test_a_utf8_bom_is_accepted(tmp_path, suffix):
+    text = ('region = "us-east-1"\n[[deployments]]\nname = "nextai"\nprofile = "nextai"\n' if suffix == ".toml" else
+            'region = "us-east-1"\ndeployments = [{ name = "nextai", profile = "nextai" }]\n')
+    path = tmp_path / f"bom{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_config(path).deployments[0].name == "nextai"
+
+
+@pytest.mark.parametrize(("text", "where", "words"), [
+    ('region = "us-east-1"\ndeployments = [{\n  name = "x"\n  profile = "nextai"\n\nlocalstack = { enabled = false }\n',
+     ":2:16", "'{' is never closed"),
+    ('region = "us-east-1"\ndeployments = [\n  {\n    name = "x",\n    tags = { a = "b"\n  }\n]\n', ":5:12", "'{' is not closed"),
+    ('region = "us-east-1" }\n', ":1:22", "'}' closes nothing"),
+    ('# a { in a comment\ntags = { a = "}" }\ndeployments = [\n', ":3:15", "'[' is never closed"),
+])
+def test_tfvars_syntax_error_names_the_unclosed_bracket(tmp_path, text, where, words):
+    path = tmp_path / "broken.tfvars"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert [p.where for p in err.value.problems] == [f"{path}{where}"]
+    assert words in str(err.value)
+
+
+def test_duplicate_json_key_in_a_custom_policy_names_file_line_and_key(tmp_path):
+    policy = tmp_path / "p.json"
+    policy.write_text('{\n  "Version": "2012-10-17",\n  "Statement": [{\n    "Sid": "S", "Effect": "Deny",\n'
+                      '    "Action": "s3:*", "Resource": "*",\n    "Effect": "Allow"\n  }]\n}\n')
+    with pytest.raises(ConfigError) as err:
+        parse_config(make_config(profile="custom", policy_file=str(policy)))
+    assert len(err.value.problems) == 1
+    assert f"{policy}:6:5: duplicate key 'Effect' (also on line 4)" in str(err.value)
+
+
+@pytest.mark.parametrize(("content", "words"), [(b"\x7fELF\x02\x01\x01\x00\x00", "a binary file, not a JSON file"),
+                                                ('{"Version": "2012-10-17", "Sid": "caf\xe9"}'.encode("latin-1"), "not UTF-8 text")])
+def test_unreadable_policy_file_is_one_problem(tmp_path, content, words):
+    policy = tmp_path / "p.json"
+    policy.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        parse_config(make_config(profile="custom", policy_file=str(policy)))
+    assert len(err.value.problems) == 1 and words in str(err.value)
+
+
+def test_a_directory_given_as_policy_file_says_so(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_config(make_config(profile="custom", policy_file=str(tmp_path)))
+    assert len(err.value.problems) == 1 and "is a directory, not a JSON file" in str(err.value)

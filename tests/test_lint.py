@@ -127,3 +127,35 @@ def test_custom_policy_with_wildcard_iam_is_refused(tmp_path):
     with pytest.raises(PolicyError) as err:
         build_documents(parse_config(raw).deployments[0])
     assert "LP001" in str(err.value) and "All" in str(err.value)
+
+
+def _custom_with_passrole(tmp_path, **fields) -> dict:
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(doc({"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE})))
+    return {"localstack": {"enabled": False}, "deployments": [
+        {"name": "d", "profile": "custom", "policy_file": str(policy), "account_id": TEST_ACCOUNT, **fields}]}
+
+
+def test_custom_profile_finding_points_at_the_deployments_lint_accepted(tmp_path):
+    with pytest.raises(PolicyError) as err:
+        build_documents(parse_config(_custom_with_passrole(tmp_path)).deployments[0])
+    (problem,) = err.value.problems
+    assert "LP003" in problem.message and "lint-accepted.json" not in problem.fix
+    assert 'lint_accepted = [{ rule = "LP003", sid = "Pass", reason = ' in problem.fix
+
+
+def test_custom_profile_accepts_a_finding_in_the_deployment(tmp_path):
+    entry = {"rule": "LP003", "sid": "Pass", "reason": "the role is only ever passed to EC2 by the platform"}
+    documents = build_documents(parse_config(_custom_with_passrole(tmp_path, lint_accepted=[entry])).deployments[0])
+    assert [f.rule for f in lint_findings(documents)] == ["LP003"]
+    stale = dict(entry, sid="Gone")
+    with pytest.raises(PolicyError) as err:
+        build_documents(parse_config(_custom_with_passrole(tmp_path, lint_accepted=[entry, stale])).deployments[0])
+    assert [p.message for p in err.value.problems] == ["accepts LP003 for statement 'Gone', but there is no such finding"]
+
+
+def test_duplicate_key_in_lint_accepted_is_refused(tmp_path):
+    (tmp_path / "lint-accepted.json").write_text('[{"rule": "LP003", "sid": "A",\n  "sid": "B", "reason": "r"}]')
+    with pytest.raises(PolicyError) as err:
+        accepted_findings(tmp_path)
+    assert err.value.problems[0].where == f"{tmp_path / 'lint-accepted.json'}:2:3" and "duplicate key 'sid'" in str(err.value)

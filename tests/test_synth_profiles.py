@@ -188,7 +188,7 @@ def test_anyscale_requires_cloud_id_and_bucket():
     with pytest.raises(ConfigError) as err:
         parse_config(deployment_config(profile="anyscale"))
     wheres = sorted(p.where for p in err.value.problems)
-    assert wheres == ["deployments[0].parameters.bucket", "deployments[0].parameters.cloud_id"]
+    assert wheres == ['deployments[0].parameters.bucket (deployment "d")', 'deployments[0].parameters.cloud_id (deployment "d")']
 
 
 def test_anyscale_refuses_a_role_in_another_account_than_the_cloud():
