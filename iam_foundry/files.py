@@ -35,6 +35,8 @@ def read_text(path: Path, error: type[FoundryError] = PolicyError, what: str = "
         raise error(Problem(str(path), f"{what} not found", missing_fix)) from None
     except OSError as err:
         raise error(Problem(str(path), f"cannot be read: {err.strerror}", "check the path and its permissions")) from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what Windows PowerShell's ">" writes
+        raise error(Problem(str(path), "UTF-16 text, not UTF-8", f"save the {what} as UTF-8"))
     if b"\x00" in data:  # UTF-8 text never holds NUL; this is an image, archive, ...
         line, column = _position(data.decode("latin-1"), data.index(b"\x00"))
         raise error(Problem(f"{path}:{line}:{column}", f"a binary file, not a {what}", f"give the path of the {what} (UTF-8 text)"))

@@ -222,6 +222,7 @@ def test_a_deployment_may_accept_lint_findings_with_a_reason():
 @pytest.mark.parametrize(("name", "content", "words"), [
     ("latin1.toml", 'region = "us-east-1"\n# caf\xe9\n'.encode("latin-1"), "latin1.toml:2:6: not UTF-8 text (byte 0xe9)"),
     ("binary.toml", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a binary file, not a config file"),
+    ("utf16.toml", 'region = "us-east-1"\n'.encode("utf-16"), "UTF-16 text, not UTF-8"),
     ("latin1.tfvars", 'region = "eu-w\xe9st-1"\n'.encode("latin-1"), "not UTF-8 text"),
 ])
 def test_unreadable_config_is_one_problem(tmp_path, name, content, words):
