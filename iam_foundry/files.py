@@ -40,8 +40,9 @@ def read_text(path: Path, error: type[FoundryError] = PolicyError, what: str = "
     if b"\x00" in data:  # UTF-8 text never holds NUL; this is an image, archive, ...
         line, column = _position(data.decode("latin-1"), data.index(b"\x00"))
         raise error(Problem(f"{path}:{line}:{column}", f"a binary file, not a {what}", f"give the path of the {what} (UTF-8 text)"))
+    data = data.removeprefix(b"\xef\xbb\xbf")  # positions below then count from the first character
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         before = data[:err.start].decode("utf-8", "replace")
         line, column = _position(before, len(before))
