@@ -414,7 +414,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         if PLACEHOLDER.search(value):
             continue  # built from a missing parameter, which is reported already
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
-            problems.append(Problem(at(f"{key}"), f"'{value}' (from the profile default) is not a valid IAM name",
+            problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
     policy_names = d.get("policy_names", dict, {}, check=_string_map)
     resolved_policy_names: dict[str, str] = {}
