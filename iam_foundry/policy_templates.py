@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from .errors import PolicyError, Problem
+from .paths import POLICY_ROOT
 from .schema_check import schema_problems
 
-POLICY_ROOT = Path(__file__).resolve().parent.parent / "policy_json"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A Terraform interpolation such as ${data.aws_caller_identity.current.account_id}, but not an
 # escaped IAM policy variable ($${aws:username}).
