@@ -6,15 +6,22 @@ export PIPENV_VERBOSITY := -1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 PYTHON := .venv/bin/python
+EDITABLE := .venv/.editable
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots validate down bench
-setup: .venv/.synced node_modules/.installed .venv-checkov/.installed
+.PHONY: setup up test test-unit snapshots validate down bench wheel-check
+setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
 .venv/.synced: Pipfile.lock
 	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
 	python3 -m pipenv sync --dev
+	@touch $@
+
+# The project itself, editable, so `.venv/bin/iam-foundry` runs this checkout (dependencies come from
+# Pipfile.lock above, hence --no-deps).
+$(EDITABLE): pyproject.toml .venv/.synced
+	$(PYTHON) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 # The pinned cdktf CLI, for `npx cdktf synth|deploy|destroy`.
@@ -48,6 +55,10 @@ validate: setup
 down: setup
 	$(PYTHON) -m iam_foundry destroy --yes
 	$(PYTHON) -m iam_foundry localstack stop
+
+# Build the wheel, install it into a fresh virtualenv and run iam-foundry from another folder.
+wheel-check:
+	.ci/wheel-check
 
 # Synth speed and scale benchmark (a few minutes; prints a table, writes bench/results.json).
 bench: setup
