@@ -7,6 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 PYTHON := .venv/bin/python
 EDITABLE := .venv/.editable
+IAM_FOUNDRY := .venv/bin/iam-foundry
 PIPENV_VERSION := 2026.10.3
 
 .PHONY: setup up test test-unit snapshots validate down bench wheel-check
@@ -36,7 +37,7 @@ node_modules/.installed: package-lock.json
 	@touch $@
 
 up: setup
-	$(PYTHON) -m iam_foundry up
+	$(IAM_FOUNDRY) up
 
 test: setup
 	$(PYTHON) -m pytest
@@ -49,12 +50,12 @@ snapshots: setup
 	$(PYTHON) -m pytest -m "not integration" --snapshot-update
 
 validate: setup
-	$(PYTHON) -m iam_foundry validate
+	$(IAM_FOUNDRY) validate
 
 # Destroy the default stacks and stop the LocalStack that `make up` started.
 down: setup
-	$(PYTHON) -m iam_foundry destroy --yes
-	$(PYTHON) -m iam_foundry localstack stop
+	$(IAM_FOUNDRY) destroy --yes
+	$(IAM_FOUNDRY) localstack stop
 
 # Build the wheel, install it into a fresh virtualenv and run iam-foundry from another folder.
 wheel-check:
