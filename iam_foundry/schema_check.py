@@ -39,8 +39,15 @@ def validator(kind: str) -> Draft202012Validator:
 def schema_problems(kind: str, data: Any, source: Path | str) -> list[Problem]:
     """Every way `data` breaks the `kind` schema, in document order, one Problem per error."""
     errors = sorted(validator(kind).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    # A misspelt required key is reported once, as the unknown key with its did-you-mean, not again as missing.
+    misspelt = {(json_path(e.absolute_path), close) for e in errors if e.validator == "additionalProperties"
+                for close in _close_keys(e)}
     problems: list[Problem] = []
     for error in errors:
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [k for k in error.validator_value if k not in error.instance]
+            if all((json_path(error.absolute_path), k) in misspelt for k in missing):
+                continue
         for problem in _explain(error, source, kind):
             if problem not in problems:
                 problems.append(problem)
@@ -52,6 +59,13 @@ def json_path(parts: Iterable[Any]) -> str:
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
+
+
+def _close_keys(error: ValidationError) -> list[str]:
+    """For an unknown-key error: the known keys the unknown ones look like typos of."""
+    known = sorted(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+    extra = set(error.instance) - set(known) if isinstance(error.instance, dict) else set()
+    return [match for key in extra for match in difflib.get_close_matches(key, known, n=1)]
 
 
 def _kind_of(value: Any) -> str:

@@ -64,9 +64,15 @@ def test_example_custom_addendum_matches_the_addendum_schema():
 
 def test_typo_under_node_role_names_file_and_path_instead_of_a_key_error(tmp_path):
     write_profile(tmp_path, {"node_role": {"trust_polcy": "trust.json"}})
-    problems = problems_of(tmp_path)
-    assert f"{tmp_path / 'profile.json'} at $.node_role.trust_polcy: unknown key (fix: did you mean 'trust_policy'?)" in problems
-    assert any("$.node_role: missing required key 'trust_policy'" in p for p in problems)
+    # One line for one typo: not also "missing required key 'trust_policy'".
+    assert problems_of(tmp_path) == [
+        f"{tmp_path / 'profile.json'} at $.node_role.trust_polcy: unknown key (fix: did you mean 'trust_policy'?)"]
+
+
+def test_missing_required_key_is_named_when_nothing_looks_like_it(tmp_path):
+    write_profile(tmp_path, {"node_role": {"managed_policy_arns": []}})
+    assert problems_of(tmp_path) == [
+        f"{tmp_path / 'profile.json'} at $.node_role: missing required key 'trust_policy' (fix: add \"trust_policy\": ...)"]
 
 
 def test_misspelled_parameter_flag_is_an_error_not_ignored(tmp_path):
