@@ -6,15 +6,23 @@ export PIPENV_VERBOSITY := -1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 PYTHON := .venv/bin/python
+EDITABLE := .venv/.editable
+IAM_FOUNDRY := .venv/bin/iam-foundry
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots validate down bench
-setup: .venv/.synced node_modules/.installed .venv-checkov/.installed
+.PHONY: setup up test test-unit snapshots validate down bench wheel-check
+setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
 .venv/.synced: Pipfile.lock
 	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
 	python3 -m pipenv sync --dev
+	@touch $@
+
+# The project itself, editable, so `.venv/bin/iam-foundry` runs this checkout (dependencies come from
+# Pipfile.lock above, hence --no-deps).
+$(EDITABLE): pyproject.toml .venv/.synced
+	$(PYTHON) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 # The pinned cdktf CLI, for `npx cdktf synth|deploy|destroy`.
@@ -29,7 +37,7 @@ node_modules/.installed: package-lock.json
 	@touch $@
 
 up: setup
-	$(PYTHON) -m iam_foundry up
+	$(IAM_FOUNDRY) up
 
 test: setup
 	$(PYTHON) -m pytest
@@ -42,12 +50,16 @@ snapshots: setup
 	$(PYTHON) -m pytest -m "not integration" --snapshot-update
 
 validate: setup
-	$(PYTHON) -m iam_foundry validate
+	$(IAM_FOUNDRY) validate
 
 # Destroy the default stacks and stop the LocalStack that `make up` started.
 down: setup
-	$(PYTHON) -m iam_foundry destroy --yes
-	$(PYTHON) -m iam_foundry localstack stop
+	$(IAM_FOUNDRY) destroy --yes
+	$(IAM_FOUNDRY) localstack stop
+
+# Build the wheel, install it into a fresh virtualenv and run iam-foundry from another folder.
+wheel-check:
+	.ci/wheel-check
 
 # Synth speed and scale benchmark (a few minutes; prints a table, writes bench/results.json).
 bench: setup

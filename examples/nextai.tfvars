@@ -1,5 +1,5 @@
 # The default deployment written as .tfvars, for teams who think in HCL:
-#   python -m iam_foundry --config examples/nextai.tfvars validate
+#   iam-foundry --config examples/nextai.tfvars validate
 region = "us-east-1"
 
 localstack = {

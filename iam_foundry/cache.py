@@ -16,16 +16,16 @@ from . import __version__
 from .config import FoundryConfig
 from .errors import FoundryError
 from .files import read_json
+from .paths import PACKAGE_DIR, POLICY_ROOT, SOURCE_ROOT, constructs_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("iam_foundry", "modules", "policy_json")
+# Wherever they are (source tree or installed): the package, the constructs, the profiles, main.py.
+SOURCES: tuple[Path, ...] = (PACKAGE_DIR, constructs_dir(), POLICY_ROOT) + ((SOURCE_ROOT / "main.py",) if SOURCE_ROOT else ())
 STAMP = ".iam-foundry-synth.json"
 
 
 def _files(config: FoundryConfig) -> list[Path]:
-    files = [p for folder in SOURCE_DIRS for p in (PROJECT_ROOT / folder).rglob("*")
+    files = [p for source in SOURCES for p in ([source] if source.is_file() else source.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts]
-    files.append(PROJECT_ROOT / "main.py")
     for deployment in config.deployments:
         files += [Path(f) for f in (deployment.policy_file, *deployment.addenda_files) if f]
     return sorted(set(files))

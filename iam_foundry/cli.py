@@ -1,4 +1,4 @@
-"""Command line: `python -m iam_foundry --help`."""
+"""Command line: `iam-foundry --help` (or `python -m iam_foundry --help`)."""
 
 from __future__ import annotations
 
@@ -14,25 +14,39 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
-from .config import CUSTOM_PROFILE, DEFAULT_CONFIG, FoundryConfig, load_config
+from .config import CUSTOM_PROFILE, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
+from .paths import DEFAULT_CONFIG, OUTDIR_NAME, STATE_DIR_NAME, default_outdir, state_dir
 from .policy_templates import list_profiles, load_profile, rendered_size
-from .synth import DEFAULT_OUTDIR, stack_dir, synth
+from .synth import stack_dir, synth
 from .terraform import Terraform
 
-DEFAULT_HANDOFF = Path(".iam-foundry") / "handoff.json"
+HANDOFF_NAME = "handoff.json"
 console = Console(stderr=True)
 out = Console()
 
 
 class Context:
-    def __init__(self, config_path: Path, outdir: Path, verbose: bool):
+    def __init__(self, config_path: Path, outdir: Path | None, verbose: bool):
         self.config_path = config_path
-        self.outdir = outdir
+        self.outdir_option = outdir
         self.verbose = verbose
         self._config: FoundryConfig | None = None
+
+    @property
+    def outdir(self) -> Path:
+        # Outputs go beside the config, so the tool works from any folder with any config path.
+        return self.outdir_option if self.outdir_option is not None else default_outdir(self.config_path)
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.config_path)
+
+    @property
+    def localstack_dir(self) -> Path:
+        return self.state_dir / "localstack"
 
     @property
     def config(self) -> FoundryConfig:
@@ -69,12 +83,12 @@ stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="N
 @click.group(cls=FoundryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               envvar="IAM_FOUNDRY_CONFIG", show_default=True, help="Config file (TOML). Env: IAM_FOUNDRY_CONFIG.")
-@click.option("--outdir", type=click.Path(path_type=Path), default=DEFAULT_OUTDIR, envvar="IAM_FOUNDRY_OUTDIR",
-              show_default=True, help="Where stacks are synthesized (Terraform runs in <outdir>/stacks/<name>).")
+@click.option("--outdir", type=click.Path(path_type=Path), default=None, envvar="IAM_FOUNDRY_OUTDIR",
+              help=f"Where stacks are synthesized (Terraform runs in <outdir>/stacks/<name>). Default: {OUTDIR_NAME} beside the config.")
 @click.option("--verbose", "-v", is_flag=True, help="Stream Terraform's own output.")
 @click.version_option(__version__, prog_name="iam-foundry")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, outdir: Path, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path, outdir: Path | None, verbose: bool) -> None:
     """iam-foundry: the AWS IAM setup ML platforms ask for (user, custom policy, addenda, node role,
     instance profile), as CDKTF stacks with state in S3.
 
@@ -110,7 +124,7 @@ def validate(obj: Context) -> None:
 @stack_option
 @click.pass_obj
 def synth_command(obj: Context, stacks: tuple[str, ...]) -> None:
-    """Synthesize Terraform JSON into cdktf.out/stacks/<deployment>/ (all or nothing)."""
+    """Synthesize Terraform JSON into <outdir>/stacks/<deployment>/ (all or nothing)."""
     with console.status("Synthesizing"):
         names = synth(obj.config, obj.outdir, list(stacks) or None)
     for name in names:
@@ -122,7 +136,7 @@ def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
     if config.localstack.enabled:
         if start_localstack:
             with console.status(f"Starting LocalStack at {config.localstack.endpoint} (first start takes up to a minute)"):
-                started = ls.start(config.localstack.endpoint)
+                started = ls.start(config.localstack.endpoint, obj.localstack_dir)
             console.print(f"LocalStack {'started' if started else 'already running'} at {config.localstack.endpoint}")
         elif not ls.is_ready(config.localstack.endpoint):
             raise ls.LocalStackError(ls.Problem("localstack", f"nothing answers at {config.localstack.endpoint}",
@@ -162,13 +176,14 @@ def _print_outputs(stack: str, outputs: dict[str, Any]) -> None:
     out.print(table)
 
 
-handoff_file_option = click.option("--handoff-file", type=click.Path(path_type=Path), default=DEFAULT_HANDOFF, show_default=True,
-                                   help="JSON file with what each platform's installer asks for.")
+handoff_file_option = click.option("--handoff-file", type=click.Path(path_type=Path), default=None,
+                                   help=f"JSON file with what each platform's installer asks for. Default: {STATE_DIR_NAME}/{HANDOFF_NAME} beside the config.")
 with_secret_option = click.option("--with-secret", is_flag=True,
                                   help="Also write the access key secret into the handoff file (mode 0600); it is never printed.")
 
 
-def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool) -> None:
+def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: bool) -> None:
+    path = path if path is not None else obj.state_dir / HANDOFF_NAME
     entries = {}
     for stack in names:
         terraform = obj.terraform(stack)
@@ -190,7 +205,7 @@ def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool) -> N
 @handoff_file_option
 @with_secret_option
 @click.pass_obj
-def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secret: bool) -> None:
+def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, with_secret: bool) -> None:
     """Print and write what each platform's installer asks for (role ARN, instance profile, key id, ...)."""
     _handoff(obj, obj.stacks(stacks), handoff_file, with_secret)
 
@@ -201,7 +216,7 @@ def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secr
 @handoff_file_option
 @with_secret_option
 @click.pass_obj
-def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path, with_secret: bool) -> None:
+def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path | None, with_secret: bool) -> None:
     """Validate, start the embedded LocalStack if the config uses it, synth, apply, print outputs and the handoff."""
     names = obj.stacks(stacks)
     for name in names:
@@ -219,7 +234,7 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
             _print_outputs(stack, terraform.outputs())
         _handoff(obj, names, handoff_file, with_secret)
     finally:
-        if stop_localstack and obj.config.localstack.enabled and ls.stop():
+        if stop_localstack and obj.config.localstack.enabled and ls.stop(obj.localstack_dir):
             console.print("LocalStack stopped")
 
 
@@ -329,7 +344,7 @@ def bootstrap(obj: Context, adopt: bool, kms_key_id: str | None) -> None:
                                       "bootstrap is for the s3 backend"))
     if config.localstack.enabled:
         if not ls.is_ready(config.localstack.endpoint):
-            ls.start(config.localstack.endpoint)
+            ls.start(config.localstack.endpoint, obj.localstack_dir)
         s3 = ls.boto_client("s3", config.localstack.endpoint, config.backend.region)
     else:
         import boto3
@@ -354,9 +369,10 @@ def localstack_start(obj: Context) -> None:
 
 
 @localstack.command("stop")
-def localstack_stop() -> None:
-    """Stop the LocalStack this project started."""
-    console.print("LocalStack stopped" if ls.stop() else "no LocalStack started by iam-foundry is running")
+@click.pass_obj
+def localstack_stop(obj: Context) -> None:
+    """Stop the LocalStack that `start` or `up` started for this config's folder."""
+    console.print("LocalStack stopped" if ls.stop(obj.localstack_dir) else "no LocalStack started by iam-foundry is running")
 
 
 @localstack.command("status")
@@ -367,3 +383,22 @@ def localstack_status(obj: Context) -> None:
     ready = ls.is_ready(endpoint)
     out.print(f"LocalStack at {endpoint}: {'ready' if ready else 'not running'}")
     sys.exit(0 if ready else 1)
+
+
+def _after_the_command(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """`iam-foundry validate --config X` means the same as `iam-foundry --config X validate`."""
+    obj = ctx.find_object(Context)
+    if value is not None and obj is not None:
+        obj.config_path = value
+
+
+def _accept_config_after(command: click.Command) -> None:
+    for sub in command.commands.values() if isinstance(command, click.Group) else ():
+        _accept_config_after(sub)
+    if isinstance(command, click.Group) or any(p.name == "config_path" for p in command.params):
+        return
+    command.params.append(click.Option(["--config", "-c", "config_path"], type=click.Path(path_type=Path), expose_value=False,
+                                       callback=_after_the_command, help="Config file (same as the global --config)."))
+
+
+_accept_config_after(cli)

@@ -20,9 +20,9 @@ from typing import Any, Callable
 from .errors import ConfigError, FoundryError, Problem
 from .files import read_json, read_text, unbalanced_bracket
 from .lint import RULES
+from .paths import DEFAULT_CONFIG, POLICY_ROOT
 from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "iam-foundry.toml"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
 # IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
@@ -163,7 +163,7 @@ def custom_profile(policy_file: str, addenda_files: tuple[str, ...]) -> Profile:
     meta = {
         "title": f"custom ({policy_path.name})",
         "policies": [{"id": "main", "template": str(policy_path), "attach_to": ["user", "node_role"], "addenda": True}],
-        "node_role": {"trust_policy": str(Path(__file__).resolve().parent.parent / "policy_json" / "common" / "ec2-trust.json")},
+        "node_role": {"trust_policy": str(POLICY_ROOT / "common" / "ec2-trust.json")},
     }
     return build_profile(CUSTOM_PROFILE, policy_path.parent, meta, policy_path, addenda_paths=[Path(f) for f in addenda_files])
 
@@ -249,9 +249,12 @@ def _from_hcl(value: Any) -> Any:
 
 
 def load_config(path: Path | str | None = None) -> FoundryConfig:
-    """Load a config: TOML (iam-foundry.toml), or HCL variables (.tfvars / .hcl) with the same fields."""
+    """Load a config: TOML (iam-foundry.toml), or HCL variables (.tfvars / .hcl) with the same fields.
+
+    Without a path: ./iam-foundry.toml in the current folder.
+    """
     path = Path(path) if path else DEFAULT_CONFIG
-    text = read_text(path, ConfigError, "config file", missing_fix="pass --config or copy iam-foundry.toml")
+    text = read_text(path, ConfigError, "config file", missing_fix="pass --config FILE (or set IAM_FOUNDRY_CONFIG), or write iam-foundry.toml in this folder")
     if path.suffix in (".tfvars", ".hcl"):
         import hcl2  # only for HCL configs
 

@@ -15,8 +15,6 @@ from urllib.parse import urlparse
 
 from .errors import FoundryError, Problem
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = PROJECT_ROOT / ".iam-foundry" / "localstack"
 SERVICES = ("iam", "sts", "s3")
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -45,8 +43,11 @@ def _pid_file(state_dir: Path) -> Path:
     return state_dir / "localstack.pid"
 
 
-def start(endpoint: str, state_dir: Path = STATE_DIR, timeout: float = 120.0) -> bool:
-    """Start LocalStack unless one already answers; returns True when this call started it."""
+def start(endpoint: str, state_dir: Path, timeout: float = 120.0) -> bool:
+    """Start LocalStack unless one already answers; returns True when this call started it.
+
+    state_dir keeps its pid file, log and volume (the CLI uses .iam-foundry/localstack beside the config).
+    """
     if is_ready(endpoint):
         return False
     try:
@@ -81,7 +82,7 @@ def start(endpoint: str, state_dir: Path = STATE_DIR, timeout: float = 120.0) ->
                                   f"see {log_path}; is port {url.port} taken?"))
 
 
-def stop(state_dir: Path = STATE_DIR) -> bool:
+def stop(state_dir: Path) -> bool:
     """Stop the LocalStack this project started (by its pid file); returns True when one was stopped."""
     pid_file = _pid_file(state_dir)
     if not pid_file.exists():

@@ -7,24 +7,28 @@ rendering fills them and never leaves one behind.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from .errors import PolicyError, Problem
 from .files import read_json  # the one JSON reader (refuses duplicate keys); re-exported here
+from .paths import POLICY_ROOT
+from .schema_check import schema_problems
 
-POLICY_ROOT = Path(__file__).resolve().parent.parent / "policy_json"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A Terraform interpolation such as ${data.aws_caller_identity.current.account_id}, but not an
 # escaped IAM policy variable ($${aws:username}).
 TF_INTERPOLATION = re.compile(r"(?<!\$)\$\{[^}]+\}")
 # Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
 MEASURE_STAND_IN = "123456789012"
-ATTACH_TARGETS = ("user", "node_role")
+# Outputs a profile may ask for beyond its parameters (built in stacks.py / module_export.py).
+EXTRA_OUTPUTS = ("compute_config_json",)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,26 +102,30 @@ def _expect(cond: bool, where: Path, message: str, fix: str) -> None:
         raise PolicyError(Problem(str(where), message, fix))
 
 
-def _load_addendum(path: Path) -> Addendum:
-    data = read_json(path)
-    _expect(isinstance(data, dict), path, "an addendum must be a JSON object", 'use {"description": ..., "statements": [...]}')
-    known = {"description", "statements", "replaces_sids", "managed_policy_arns", "conflicts_with", "only_variants"}
-    unknown = sorted(set(data) - known)
-    _expect(not unknown, path, f"unknown keys {unknown}", f"use only {sorted(known)}")
-    statements = data.get("statements", [])
-    _expect(isinstance(statements, list) and all(isinstance(s, dict) for s in statements), path,
-            "'statements' must be a list of IAM statement objects", "wrap the statements in [ ]")
-    arns = data.get("managed_policy_arns", {})
-    _expect(isinstance(arns, dict) and set(arns) <= set(ATTACH_TARGETS), path,
-            "'managed_policy_arns' must map 'user' and/or 'node_role' to lists of ARNs",
-            '{"user": ["arn:..."], "node_role": ["arn:..."]}')
-    _expect(bool(statements) or bool(arns), path, "the addendum adds nothing", "give it statements or managed_policy_arns")
+def _collect(problems: list[Problem], load: Callable[[], T]) -> T | None:
+    """Run a loader; a PolicyError's problems join the list (so every problem is reported at once)."""
+    try:
+        return load()
+    except PolicyError as err:
+        problems.extend(err.problems)
+        return None
+
+
+def _load_addendum(path: Path, problems: list[Problem]) -> Addendum | None:
+    """An addendum file checked against schemas/addendum.schema.json; None (problems added) if it is wrong."""
+    data = _collect(problems, lambda: read_json(path))
+    if data is None:
+        return None
+    found = schema_problems("addendum", data, path)
+    if found:
+        problems.extend(found)
+        return None
     return Addendum(
         name=path.stem,
-        description=str(data.get("description", "")),
-        statements=tuple(statements),
+        description=data["description"],
+        statements=tuple(data.get("statements", [])),
         replaces_sids=tuple(data.get("replaces_sids", [])),
-        managed_policy_arns={k: tuple(v) for k, v in arns.items()},
+        managed_policy_arns={k: tuple(v) for k, v in data.get("managed_policy_arns", {}).items()},
         conflicts_with=tuple(data.get("conflicts_with", [])),
         only_variants=tuple(data.get("only_variants", [])),
         source=path,
@@ -131,49 +139,65 @@ def load_policy_template(path: Path) -> dict[str, Any]:
     return document
 
 
-def _load_policies(root: Path, entries: Any, where: Path) -> tuple[PolicySpec, ...]:
-    _expect(isinstance(entries, list) and entries, where, "'policies' must be a non-empty list", "see policy_json/nextai/profile.json")
+def _load_policies(root: Path, entries: list[dict[str, Any]], where: str, problems: list[Problem]) -> tuple[PolicySpec, ...]:
+    """The policies of one variant; entries are already schema-checked (id, template, attach_to)."""
     specs = []
     for entry in entries:
-        _expect(isinstance(entry, dict) and {"id", "template"} <= set(entry), where,
-                "each policy needs 'id' and 'template'", '{"id": "main", "template": "policy.json", "attach_to": ["user"]}')
-        attach_to = tuple(entry.get("attach_to", ["user"]))
-        _expect(set(attach_to) <= set(ATTACH_TARGETS), where, f"policy '{entry['id']}': attach_to {list(attach_to)}",
-                f"use {list(ATTACH_TARGETS)}")
         source = (root / entry["template"]).resolve()
-        specs.append(PolicySpec(id=entry["id"], name=entry.get("name", "{{policy_name}}"), template=load_policy_template(source),
-                                source=source, attach_to=attach_to, takes_addenda=bool(entry.get("addenda", False))))
-    _expect(sum(s.takes_addenda for s in specs) <= 1, where, "more than one policy takes addenda", "mark one policy with \"addenda\": true")
+        template = _collect(problems, lambda: load_policy_template(source))
+        if template is None:
+            continue
+        specs.append(PolicySpec(id=entry["id"], name=entry.get("name", "{{policy_name}}"), template=template, source=source,
+                                attach_to=tuple(entry.get("attach_to", ["user"])), takes_addenda=entry.get("addenda", False)))
+    ids = [entry["id"] for entry in entries]
+    for index, policy_id in enumerate(ids):
+        if policy_id in ids[:index]:
+            problems.append(Problem(f"{where}[{index}].id", f"policy id '{policy_id}' is used twice", "give each policy its own id"))
+    if sum(bool(entry.get("addenda", False)) for entry in entries) > 1:
+        problems.append(Problem(where, "more than one policy takes addenda", "mark one policy with \"addenda\": true"))
     return tuple(specs)
 
 
-def build_profile(name: str, root: Path, meta: dict[str, Any], meta_path: Path,
+def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
                   addenda_paths: list[Path] | None = None) -> Profile:
-    """A Profile from profile.json data (built-in profiles, and custom ones assembled from config)."""
-    known = {"title", "description", "source", "defaults", "parameters", "derived", "policies", "variants",
-             "default_variant", "node_role", "outputs", "account_parameter", "handoff"}
-    unknown = sorted(set(meta) - known)
-    _expect(not unknown, meta_path, f"unknown keys {unknown}", f"use only {sorted(known)}")
+    """A Profile from profile.json data (built-in profiles, and custom ones assembled from config).
+
+    profile.json and every addendum are checked against their JSON Schemas, then against each other
+    (replaced Sids, variants, parameters); every problem of every file is reported at once.
+    """
+    problems = schema_problems("profile", meta, meta_path)
+    if addenda_paths is None:
+        addenda_paths = sorted((root / "addenda").glob("*.json"))
+    loaded = [_load_addendum(p, problems) for p in addenda_paths]
+    if problems:
+        raise PolicyError(problems)
+    addenda = {a.name: a for a in loaded if a is not None}
+    at = f"{meta_path} at $"
     default_variant = meta.get("default_variant", "default")
-    variants = {default_variant: _load_policies(root, meta.get("policies"), meta_path)}
+    variants = {default_variant: _load_policies(root, meta["policies"], f"{at}.policies", problems)}
     descriptions = {default_variant: meta.get("description", "")}
     for variant, spec in meta.get("variants", {}).items():
-        variants[variant] = _load_policies(root, spec.get("policies"), meta_path)
+        if variant == default_variant:
+            problems.append(Problem(f"{at}.variants.{variant}", "has the name of the default variant",
+                                    "rename it, or change default_variant"))
+        variants[variant] = _load_policies(root, spec["policies"], f"{at}.variants.{variant}.policies", problems)
         descriptions[variant] = spec.get("description", "")
     node_role = None
-    if meta.get("node_role"):
+    if "node_role" in meta:
         role = meta["node_role"]
         trust_path = (root / role["trust_policy"]).resolve()
-        node_role = NodeRoleSpec(trust_policy=read_json(trust_path),
-                                 managed_policy_arns=tuple(role.get("managed_policy_arns", [])), trust_source=trust_path)
+        trust_policy = _collect(problems, lambda: read_json(trust_path))
+        if trust_policy is not None:
+            node_role = NodeRoleSpec(trust_policy=trust_policy, managed_policy_arns=tuple(role.get("managed_policy_arns", [])),
+                                     trust_source=trust_path)
     parameters = {
-        key: ParameterSpec(name=key, description=spec.get("description", ""), required=bool(spec.get("required", False)),
+        key: ParameterSpec(name=key, description=spec["description"], required=spec.get("required", False),
                            pattern=spec.get("pattern"), default=spec.get("default"))
         for key, spec in meta.get("parameters", {}).items()
     }
-    if addenda_paths is None:
-        addenda_paths = sorted((root / "addenda").glob("*.json"))
-    addenda = {p.stem: _load_addendum(p) for p in addenda_paths}
+    problems += _cross_references(meta, at, parameters, variants, addenda)
+    if problems:
+        raise PolicyError(problems)
     return Profile(
         name=name,
         title=str(meta.get("title", name)),
@@ -193,12 +217,59 @@ def build_profile(name: str, root: Path, meta: dict[str, Any], meta_path: Path,
     )
 
 
+def _unknown(kind: str, value: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"no {kind} of that name; known: {known}"
+
+
+def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, ParameterSpec],
+                      variants: Mapping[str, tuple[PolicySpec, ...]], addenda: Mapping[str, Addendum]) -> list[Problem]:
+    """What a schema cannot see: names in one place that must exist in another."""
+    problems = []
+    known_parameters = sorted(parameters)
+    account_parameter = meta.get("account_parameter")
+    if account_parameter and account_parameter not in parameters:
+        problems.append(Problem(f"{at}.account_parameter", f"'{account_parameter}' is not a parameter of this profile",
+                                _unknown("parameter", account_parameter, known_parameters)))
+    for key, rule in meta.get("derived", {}).items():
+        if rule["if_set"] not in parameters:
+            problems.append(Problem(f"{at}.derived.{key}.if_set", f"'{rule['if_set']}' is not a parameter of this profile",
+                                    _unknown("parameter", rule["if_set"], known_parameters)))
+    for index, output in enumerate(meta.get("outputs", [])):
+        if output not in (*EXTRA_OUTPUTS, *parameters):
+            problems.append(Problem(f"{at}.outputs[{index}]", f"'{output}' is neither {list(EXTRA_OUTPUTS)} nor a parameter",
+                                    _unknown("output or parameter", output, [*EXTRA_OUTPUTS, *known_parameters])))
+    for addendum in addenda.values():
+        where = f"{addendum.source} at $"
+        for index, other in enumerate(addendum.conflicts_with):
+            if other not in addenda:
+                problems.append(Problem(f"{where}.conflicts_with[{index}]", f"no addendum '{other}' in this profile",
+                                        _unknown("addendum", other, sorted(addenda))))
+        for index, variant in enumerate(addendum.only_variants):
+            if variant not in variants:
+                problems.append(Problem(f"{where}.only_variants[{index}]", f"no variant '{variant}' in this profile",
+                                        _unknown("variant", variant, sorted(variants))))
+        # A replaced Sid missing from the base policy would silently keep the base statement: the
+        # policy would grant more than the addendum means to. Check every variant it can be used with.
+        usable = [v for v in variants if not addendum.only_variants or v in addendum.only_variants]
+        for variant in usable:
+            base = next((spec for spec in variants[variant] if spec.takes_addenda), None)
+            if base is None:
+                continue
+            sids = sorted({s["Sid"] for s in base.template["Statement"] if isinstance(s, dict) and isinstance(s.get("Sid"), str)})
+            for index, sid in enumerate(addendum.replaces_sids):
+                if sid not in sids:
+                    in_variant = f" (variant '{variant}')" if len(variants) > 1 else ""
+                    problems.append(Problem(f"{where}.replaces_sids[{index}]",
+                                            f"no statement with Sid '{sid}' in {base.source.name}{in_variant}: it would stay in the policy",
+                                            _unknown("Sid", sid, sids)))
+    return problems
+
+
 def load_profile_dir(root: Path) -> Profile:
     """Load a profile from a folder holding profile.json."""
     meta_path = root / "profile.json"
-    meta = read_json(meta_path)
-    _expect(isinstance(meta, dict), meta_path, "profile.json must be a JSON object", "see policy_json/nextai/profile.json")
-    return build_profile(root.name, root, meta, meta_path)
+    return build_profile(root.name, root, read_json(meta_path), meta_path)
 
 
 @lru_cache(maxsize=None)

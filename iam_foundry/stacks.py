@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from cdktf import App, CloudBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
 from constructs import Construct
 
-from modules.aws import DeclaredBackend, StackBlocks, aws_provider_blocks
-from modules.node_role import NodeRole, NodeRoleSettings
-from modules.policy import CustomManagedPolicy
-from modules.user import RestrictedUser, UserSettings
-
 from .config import Backend, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
+from .paths import CONSTRUCTS_PACKAGE
+
+# The constructs of top-level modules/: `iam_foundry_modules` when installed, `modules` in a bare checkout (see paths.py).
+_aws, _node_role, _policy, _user = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "node_role", "policy", "user"))
+DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.StackBlocks, _aws.aws_provider_blocks
+NodeRole, NodeRoleSettings = _node_role.NodeRole, _node_role.NodeRoleSettings
+CustomManagedPolicy = _policy.CustomManagedPolicy
+RestrictedUser, UserSettings = _user.RestrictedUser, _user.UserSettings
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from . import cache
 from .config import FoundryConfig
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTDIR = PROJECT_ROOT / "cdktf.out"
+from .paths import default_outdir
 KEEP_BETWEEN_SYNTHS = (".terraform", ".terraform.lock.hcl")
 
 
@@ -24,14 +22,17 @@ def stack_dir(outdir: Path, stack: str) -> Path:
     return outdir / "stacks" / stack
 
 
-def synth(config: FoundryConfig, outdir: Path = DEFAULT_OUTDIR, stacks: list[str] | None = None,
+def synth(config: FoundryConfig, outdir: Path | None = None, stacks: list[str] | None = None,
           use_cache: bool = True) -> list[str]:
     """Synthesize the chosen deployments (default: all); returns the stack names written.
+
+    outdir defaults to cdktf.out beside the config file.
 
     When nothing the synth reads has changed since the last one into this outdir, the output is
     already right and cdktf is not even imported.
     """
-    outdir = Path(outdir)
+    # Absolute: cdktf's node process keeps the working folder it was started in.
+    outdir = (Path(outdir) if outdir is not None else default_outdir(config.source)).absolute()
     key = cache.fingerprint(config, stacks)
     wanted = sorted(stacks) if stacks else sorted(d.name for d in config.deployments)
     if use_cache and cache.is_fresh(outdir, key):

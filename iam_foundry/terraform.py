@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import FoundryError, Problem
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MIRROR_CONFIG = PROJECT_ROOT / "terraform" / "mirror.tfrc"
+from .paths import MIRROR_CONFIG
 MIRROR_DIR = Path("/opt/tf-plugins")
 
 

@@ -61,7 +61,7 @@ def test_fingerprint_covers_builtin_policy_files_and_source(tmp_path, monkeypatc
     for folder in ("iam_foundry", "modules", "policy_json"):
         shutil.copytree(PROJECT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "main.py", tmp_path / "main.py")
-    monkeypatch.setattr(cache, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(cache, "SOURCES", tuple(tmp_path / name for name in ("iam_foundry", "modules", "policy_json", "main.py")))
     config = parse_config(make_config())
     before = cache.fingerprint(config)
     assert cache.fingerprint(config) == before
