@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
-from .config import DEFAULT_CONFIG, FoundryConfig, load_config
+from .config import DEFAULT_CONFIG, Deployment, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError, Problem
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
@@ -131,7 +131,7 @@ def validate(obj: Context, as_json: bool) -> None:
     out.print(table)
 
 
-def _validate_deployment(deployment: Any) -> dict[str, Any]:
+def _validate_deployment(deployment: Deployment) -> dict[str, Any]:
     docs = build_documents(deployment)
     return {"deployment": deployment.name, "profile": deployment.profile, "variant": deployment.variant,
             "addenda": sorted(deployment.addenda),
