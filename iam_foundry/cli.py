@@ -335,9 +335,14 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
     _prepare_target(obj, start_localstack=False)
     _synth_and_init(obj, names)
     for stack in names:
-        with console.status(f"{stack}: terraform destroy"):
-            obj.terraform(stack).destroy()
-        console.print(f"{stack}: destroyed")
+        _destroy_stack(obj, stack)
+
+
+def _destroy_stack(obj: Context, stack: str) -> None:
+    """Destroy what one synthesized, initialized stack's state holds."""
+    with console.status(f"{stack}: terraform destroy"):
+        obj.terraform(stack).destroy()
+    console.print(f"{stack}: destroyed")
 
 
 @cli.command()
