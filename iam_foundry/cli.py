@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
-from .config import CUSTOM_PROFILE, FoundryConfig, load_config
+from .config import CUSTOM_PROFILE, Deployment, FoundryConfig, load_config
 from .documents import build_documents
-from .errors import FoundryError
+from .errors import FoundryError, Problem
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from .paths import DEFAULT_CONFIG, OUTDIR_NAME, STATE_DIR_NAME, default_outdir, state_dir
 from .policy_templates import list_profiles, load_profile, rendered_size
@@ -26,6 +27,16 @@ from .terraform import Terraform
 HANDOFF_NAME = "handoff.json"
 console = Console(stderr=True)
 out = Console()
+PIPED_WIDTH = 100_000  # off a terminal, a line is as long as its content
+
+
+def _plain_when_piped(*consoles: Console) -> None:
+    """Off a terminal (pipe, file, CI log) rich would cut table cells and wrap lines at 80 columns:
+    scripts and logs get whole values instead."""
+    for each in consoles:
+        piped = not each.is_terminal
+        each.soft_wrap = piped
+        each.width = PIPED_WIDTH if piped else None  # type: ignore[assignment]  # None: detect again
 
 
 class Context:
@@ -99,13 +110,27 @@ def cli(ctx: click.Context, config_path: Path, outdir: Path | None, verbose: boo
       iam-foundry plan        show what would change
       iam-foundry destroy     remove what a stack created
     """
+    _plain_when_piped(out, console)
     ctx.obj = Context(config_path, outdir, verbose)
 
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+
+
 @cli.command()
+@json_option
 @click.pass_obj
-def validate(obj: Context) -> None:
+def validate(obj: Context, as_json: bool) -> None:
     """Check the config and render every policy document, without writing anything."""
+    if as_json:
+        try:
+            report = [_validate_deployment(d) for d in obj.config.deployments]
+        except FoundryError as err:  # scripts get the problems as JSON too; stderr still has the lines
+            out.print_json(data={"config": str(obj.config_path), "valid": False,
+                                 "problems": [asdict(problem) for problem in err.problems]})
+            raise
+        out.print_json(data={"config": str(obj.config_path), "valid": True, "deployments": report})
+        return
     table = Table(title=f"{obj.config_path}: valid")
     for column in ("deployment", "profile (variant)", "addenda", "policies: characters per part", "user", "node role"):
         table.add_column(column)
@@ -118,6 +143,15 @@ def validate(obj: Context) -> None:
             deployment.role_name if docs.creates_role else "-",
         )
     out.print(table)
+
+
+def _validate_deployment(deployment: Deployment) -> dict[str, Any]:
+    docs = build_documents(deployment)
+    return {"deployment": deployment.name, "profile": deployment.profile, "variant": deployment.variant,
+            "addenda": sorted(deployment.addenda),
+            "policies": [{"name": p.name, "characters_per_part": [rendered_size(part) for part in p.parts]} for p in docs.policies],
+            "user": deployment.user_name if deployment.create_user else None,
+            "node_role": deployment.role_name if docs.creates_role else None}
 
 
 @cli.command("synth")
@@ -182,32 +216,74 @@ with_secret_option = click.option("--with-secret", is_flag=True,
                                   help="Also write the access key secret into the handoff file (mode 0600); it is never printed.")
 
 
-def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: bool) -> None:
-    path = path if path is not None else obj.state_dir / HANDOFF_NAME
-    entries = {}
+class NotDeployedError(FoundryError):
+    """A stack has no applied state yet."""
+
+
+def _deployed_outputs(obj: Context, stack: str) -> dict[str, Any]:
+    """The stack's outputs (secrets masked); NotDeployedError before its first `up`."""
+    folder = stack_dir(obj.outdir, stack)
+    fix = f"run `iam-foundry up -s {stack}`" + ("" if obj.outdir_option is None else f" with --outdir {obj.outdir}")
+    if not (folder / ".terraform").is_dir():  # asking terraform would only print its "run terraform init" advice
+        raise NotDeployedError(Problem(f"stack '{stack}'", f"nothing deployed yet (no Terraform working folder in {folder})", fix))
+    outputs = obj.terraform(stack).outputs()
+    if not outputs:  # every stack has outputs once applied: an empty or destroyed state has none
+        raise NotDeployedError(Problem(f"stack '{stack}'", "nothing deployed yet (its state has no outputs)", fix))
+    return outputs
+
+
+def _each_deployed(obj: Context, names: list[str]) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """Outputs of the deployed stacks, and one problem per stack that is not deployed."""
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
     for stack in names:
-        terraform = obj.terraform(stack)
-        outputs = terraform.outputs()
-        secrets = {name: terraform.secret_output(name) for name in SECRET_OUTPUTS if name in outputs} if with_secret else None
-        entries[stack] = handoff_entry(obj.config, stack, outputs, secrets)
-        table = Table(title=f"{stack}: give the {entries[stack]['profile']} installer")
-        table.add_column("asks for")
-        table.add_column("value", overflow="fold")
-        for label, value in entries[stack]["for the installer"].items():
-            table.add_row(label, value if isinstance(value, str) else json.dumps(value))
-        out.print(table)
-    write_handoff(path, entries)
-    console.print(f"Handoff written to {path}" + (" (includes secrets: keep it private)" if with_secret else ""))
+        try:
+            found[stack] = _deployed_outputs(obj, stack)
+        except NotDeployedError as err:
+            problems += err.problems
+    return found, problems
+
+
+def _handoff_entry(obj: Context, stack: str, outputs: dict[str, Any], with_secret: bool) -> dict[str, Any]:
+    terraform = obj.terraform(stack)
+    secrets = {name: terraform.secret_output(name) for name in SECRET_OUTPUTS if name in outputs} if with_secret else None
+    return handoff_entry(obj.config, stack, outputs, secrets)
+
+
+def _print_handoff(stack: str, entry: dict[str, Any]) -> None:
+    table = Table(title=f"{stack}: give the {entry['profile']} installer")
+    table.add_column("asks for")
+    table.add_column("value", overflow="fold")
+    for label, value in entry["for the installer"].items():
+        table.add_row(label, value if isinstance(value, str) else json.dumps(value))
+    out.print(table)
+
+
+def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: bool, as_json: bool = False) -> None:
+    path = path if path is not None else obj.state_dir / HANDOFF_NAME
+    deployed, problems = _each_deployed(obj, names)
+    entries = {stack: _handoff_entry(obj, stack, outputs, with_secret) for stack, outputs in deployed.items()}
+    if as_json:  # the secrets only ever go to the file
+        out.print_json(data={stack: {k: v for k, v in entry.items() if k != "secrets"} for stack, entry in entries.items()})
+    else:
+        for stack, entry in entries.items():
+            _print_handoff(stack, entry)
+    if entries:
+        write_handoff(path, entries)
+        console.print(f"Handoff written to {path}" + (" (includes secrets: keep it private)" if with_secret else ""))
+    if problems:
+        raise FoundryError(problems)
 
 
 @cli.command()
 @stack_option
 @handoff_file_option
 @with_secret_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (never with the secret).")
 @click.pass_obj
-def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, with_secret: bool) -> None:
+def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, with_secret: bool, as_json: bool) -> None:
     """Print and write what each platform's installer asks for (role ARN, instance profile, key id, ...)."""
-    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret)
+    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret, as_json)
 
 
 @cli.command()
@@ -227,15 +303,20 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     try:
         _synth_and_init(obj, names)
         for stack in names:
-            terraform = obj.terraform(stack)
-            with console.status(f"{stack}: terraform apply"):
-                terraform.apply()
-            console.print(f"[green]{stack}: applied[/green]")
-            _print_outputs(stack, terraform.outputs())
+            _print_outputs(stack, _apply_stack(obj, stack))
         _handoff(obj, names, handoff_file, with_secret)
     finally:
         if stop_localstack and obj.config.localstack.enabled and ls.stop(obj.localstack_dir):
             console.print("LocalStack stopped")
+
+
+def _apply_stack(obj: Context, stack: str) -> dict[str, Any]:
+    """Apply one synthesized, initialized stack; returns its outputs (secrets masked)."""
+    terraform = obj.terraform(stack)
+    with console.status(f"{stack}: terraform apply"):
+        terraform.apply()
+    console.print(f"[green]{stack}: applied[/green]")
+    return terraform.outputs()
 
 
 @cli.command()
@@ -247,9 +328,14 @@ def plan(obj: Context, stacks: tuple[str, ...]) -> None:
     _prepare_target(obj, start_localstack=False)
     _synth_and_init(obj, names)
     for stack in names:
-        terraform = obj.terraform(stack)
-        result = terraform.run("plan", "-input=false", "-no-color")
-        out.print(result.stdout, markup=False, highlight=False)
+        _, text = _plan_stack(obj, stack)
+        out.print(text, markup=False, highlight=False)
+
+
+def _plan_stack(obj: Context, stack: str) -> tuple[bool, str]:
+    """(has changes, plan text) of one synthesized, initialized stack; fails at once on a held lock."""
+    with console.status(f"{stack}: terraform plan"):
+        return obj.terraform(stack).plan_with_output()
 
 
 @cli.command()
@@ -264,9 +350,14 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
     _prepare_target(obj, start_localstack=False)
     _synth_and_init(obj, names)
     for stack in names:
-        with console.status(f"{stack}: terraform destroy"):
-            obj.terraform(stack).destroy()
-        console.print(f"{stack}: destroyed")
+        _destroy_stack(obj, stack)
+
+
+def _destroy_stack(obj: Context, stack: str) -> None:
+    """Destroy what one synthesized, initialized stack's state holds."""
+    with console.status(f"{stack}: terraform destroy"):
+        obj.terraform(stack).destroy()
+    console.print(f"{stack}: destroyed")
 
 
 @cli.command()
@@ -275,12 +366,15 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
 @click.pass_obj
 def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
     """Print the outputs of applied stacks (ARNs and names; secrets stay masked)."""
-    result = {stack: obj.terraform(stack).outputs() for stack in obj.stacks(stacks)}
+    result, problems = _each_deployed(obj, obj.stacks(stacks))
     if as_json:
-        out.print_json(data=result)
+        if result or not problems:
+            out.print_json(data=result)
     else:
         for stack, outputs in result.items():
             _print_outputs(stack, outputs)
+    if problems:
+        raise FoundryError(problems)
 
 
 @cli.command("export-module")
@@ -311,8 +405,12 @@ def export_module_command(profile: str | None, variant: str | None, out_dir: Pat
 
 
 @cli.command()
-def profiles() -> None:
+@json_option
+def profiles(as_json: bool) -> None:
     """List built-in profiles and their addenda."""
+    if as_json:
+        out.print_json(data={name: _profile_summary(name) for name in list_profiles()})
+        return
     for name in list_profiles():
         profile = load_profile(name)
         out.print(f"[bold]{name}[/bold] — {profile.title}")
@@ -326,6 +424,15 @@ def profiles() -> None:
             need = "required" if parameter.required else f"optional, default {parameter.default!r}" if parameter.default else "optional"
             out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}", highlight=False)
         out.print()
+
+
+def _profile_summary(name: str) -> dict[str, Any]:
+    profile = load_profile(name)
+    return {"title": profile.title, "description": profile.description, "default_variant": profile.default_variant,
+            "variants": dict(profile.variant_descriptions),
+            "addenda": {a.name: a.description for a in profile.addenda.values()},
+            "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description}
+                           for p in profile.parameters.values()}}
 
 
 @cli.command()

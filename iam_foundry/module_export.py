@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import PolicyError, Problem
+from .errors import FoundryError, PolicyError, Problem
 from .lint import grammar_problems
 from .policy_templates import PLACEHOLDER, Profile, load_profile, render
 
@@ -219,9 +219,15 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         "resource": resources,
         "output": outputs,
     }
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "main.tf.json").write_text(json.dumps(module, indent=2) + "\n")
-    (outdir / "README.md").write_text(module_readme(profile, variant, module))
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / "main.tf.json").write_text(json.dumps(module, indent=2) + "\n")
+        (outdir / "README.md").write_text(module_readme(profile, variant, module))
+    except OSError as err:
+        # Usually --out names an existing file: say which path is in the way, not a traceback.
+        blocker = next((p for p in (outdir, *outdir.parents) if p.exists() and not p.is_dir()), None)
+        raise FoundryError(Problem(str(blocker or outdir), "is a file, not a folder" if blocker else f"cannot be written: {err.strerror}",
+                                   "pass --out a folder (a missing one is created)")) from None
     return outdir
 
 

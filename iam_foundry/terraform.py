@@ -47,7 +47,9 @@ class Terraform:
         if not shutil.which("terraform"):
             raise TerraformError(Problem("terraform", "not found on PATH", "install Terraform >= 1.10"))
 
-    def run(self, *args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,),
+            quiet: bool = False) -> subprocess.CompletedProcess[str]:
+        """quiet: never echo, for commands whose output holds sensitive values in clear."""
         command = ["terraform", *args]
         process = subprocess.Popen(command, cwd=self.workdir, env=terraform_env(), text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -55,7 +57,7 @@ class Terraform:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if self.echo:
+            if self.echo and not quiet:
                 self.echo(line.rstrip("\n"))
         code = process.wait()
         output = "".join(lines)
@@ -73,6 +75,8 @@ class Terraform:
                     "the IAM user has access keys (or other credentials) created outside Terraform, so it cannot be deleted",
                     "delete those keys, or set force_destroy = true on the deployment, apply, then destroy again"))
             tail = "\n".join(output.strip().splitlines()[-25:])
+            if quiet and output.lstrip().startswith("{"):  # values as JSON, secrets included: never shown
+                tail = "(output withheld: it holds output values, sensitive ones in clear)"
             raise TerraformError(Problem(f"terraform {args[0]} in {self.workdir}", f"exit code {code}:\n{tail}",
                                          "read the Terraform message above; fix the input or the target, then re-run"))
         return subprocess.CompletedProcess(command, code, output, "")
@@ -80,10 +84,14 @@ class Terraform:
     def init(self) -> None:
         self.run("init", "-input=false", "-no-color", "-reconfigure")
 
+    def plan_with_output(self, *extra: str) -> tuple[bool, str]:
+        """(has changes, Terraform's plan text). Fails fast when another run holds the lock."""
+        result = self.run("plan", "-input=false", "-no-color", "-lock-timeout=0s", "-detailed-exitcode", *extra, ok_codes=(0, 2))
+        return result.returncode == 2, result.stdout
+
     def plan(self, *extra: str) -> bool:
         """Returns True when the plan has changes."""
-        result = self.run("plan", "-input=false", "-no-color", "-lock-timeout=0s", "-detailed-exitcode", *extra, ok_codes=(0, 2))
-        return result.returncode == 2
+        return self.plan_with_output(*extra)[0]
 
     def apply(self, *extra: str) -> None:
         # Fail fast when another run holds the lock, instead of waiting.
@@ -94,15 +102,12 @@ class Terraform:
 
     def secret_output(self, name: str) -> str | None:
         """One sensitive output in clear, for the handoff file only (never echoed)."""
-        echo, self.echo = self.echo, None
-        try:
-            raw = json.loads(self.run("output", "-json", "-no-color").stdout or "{}")
-        finally:
-            self.echo = echo
+        raw = json.loads(self.run("output", "-json", "-no-color", quiet=True).stdout or "{}")
         return raw.get(name, {}).get("value")
 
     def outputs(self) -> dict[str, Any]:
         """Output values; sensitive ones are replaced by a marker, never returned in clear."""
-        result = self.run("output", "-json", "-no-color")
+        # `output -json` prints sensitive values in clear: never echoed, even with -v.
+        result = self.run("output", "-json", "-no-color", quiet=True)
         raw = json.loads(result.stdout or "{}")
         return {name: ("(sensitive)" if item.get("sensitive") else item.get("value")) for name, item in raw.items()}
