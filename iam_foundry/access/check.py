@@ -6,8 +6,8 @@ A built-in profile may declare an admin-equivalent path inherent to the vendor's
     [{"principal": "user", "method": "ModifyInstanceAttribute+StopInstances+StartInstances",
       "sids": ["OpenPorts", "ManageInstances"], "source": "...", "reason": "..."}]
 
-An entry accepts a path of that principal and method whose deciding statements are all among
-`sids` (optionally only in one `variant`). A path no entry accepts makes `check` exit 1; an entry
+An entry accepts a path of that principal and method (or one of a list of methods) whose deciding
+statements are all among `sids` (optionally only in one `variant`). A path no entry accepts makes `check` exit 1; an entry
 that accepts nothing in any built-in combination is stale (a test fails).
 """
 
@@ -33,7 +33,7 @@ SAMPLE_PARAMETERS = {"cloud_id": "cld_abc123", "bucket": "my-anyscale-bucket"}
 @dataclass(frozen=True)
 class RiskAcceptance:
     principal: str
-    method: str
+    methods: frozenset[str]
     sids: frozenset[str]
     source: str
     reason: str
@@ -41,11 +41,11 @@ class RiskAcceptance:
     file: str = ""
 
     def accepts(self, principal: str, variant: str, path: Path) -> bool:
-        return (principal == self.principal and path.method == self.method and path.sids <= self.sids
+        return (principal == self.principal and path.method in self.methods and path.sids <= self.sids
                 and (self.variant is None or self.variant == variant))
 
     def as_json(self) -> dict[str, Any]:
-        return {"principal": self.principal, "method": self.method, "sids": sorted(self.sids), "variant": self.variant,
+        return {"principal": self.principal, "method": sorted(self.methods), "sids": sorted(self.sids), "variant": self.variant,
                 "source": self.source, "reason": self.reason}
 
 
@@ -58,15 +58,18 @@ def risk_acceptances(profile_root: FilePath) -> list[RiskAcceptance]:
         raise PolicyError(Problem(str(path), "must be a JSON list of acceptances", 'write [{"principal": ..., "method": ..., ...}]'))
     result = []
     for index, entry in enumerate(entries):
-        ok = (isinstance(entry, dict) and entry.get("principal") in ("user", "node_role") and str(entry.get("method", "")).strip()
+        methods = entry.get("method") if isinstance(entry, dict) else None
+        methods = [methods] if isinstance(methods, str) else methods
+        ok = (isinstance(entry, dict) and entry.get("principal") in ("user", "node_role")
+              and isinstance(methods, list) and methods and all(isinstance(m, str) and m.strip() for m in methods)
               and isinstance(entry.get("sids"), list) and entry["sids"] and all(isinstance(s, str) for s in entry["sids"])
               and str(entry.get("source", "")).strip() and str(entry.get("reason", "")).strip()
               and set(entry) <= {"principal", "method", "sids", "variant", "source", "reason"})
         if not ok:
             raise PolicyError(Problem(f"{path}[{index}]", f"bad entry {entry!r}",
-                                      'each entry needs "principal" (user|node_role), "method", a non-empty "sids" list, '
+                                      'each entry needs "principal" (user|node_role), "method" (one or a list), a non-empty "sids" list, '
                                       'a "source" (where the vendor publishes it) and a "reason"; optional "variant"'))
-        result.append(RiskAcceptance(entry["principal"], entry["method"], frozenset(entry["sids"]), entry["source"], entry["reason"],
+        result.append(RiskAcceptance(entry["principal"], frozenset(methods), frozenset(entry["sids"]), entry["source"], entry["reason"],
                                      entry.get("variant"), str(path)))
     return result
 

@@ -12,9 +12,14 @@ The methods are the public catalogue (Rhino Security Labs' IAM privilege escalat
 follow-ups): CreatePolicyVersion, SetDefaultPolicyVersion, Attach/Put User/Group/Role policy,
 CreateAccessKey/CreateLoginProfile/UpdateLoginProfile on others, AddUserToGroup,
 UpdateAssumeRolePolicy, CreateRole (+ Attach/Put), PassRole + a service that runs code with the
-role (EC2, CloudFormation, Lambda, Glue, Data Pipeline, SageMaker, CodeBuild, ECS), code on an
-existing instance or function (ModifyInstanceAttribute + Stop/Start, SSM SendCommand/StartSession,
-EC2 Instance Connect, UpdateFunctionCode, UpdateDevEndpoint), and permissions-boundary removal.
+role (EC2 on demand or Spot, CloudFormation, Lambda, Glue, Data Pipeline, SageMaker, CodeBuild,
+ECS), code where an existing role runs (ModifyInstanceAttribute + Stop/Start, SSM
+SendCommand/StartSession, EC2 Instance Connect, a new launch-template version, a change set on an
+existing stack, UpdateFunctionCode, UpdateDevEndpoint), and permissions-boundary removal.
+
+Roles that match a pattern the principal may create (e.g. `eksctl-*`) are taken to be the
+platform's own roles, holding only what the principal can give them; a role of unknown content is
+the stand-in "other role" (e.g. `role/*`).
 
 Verdict per principal: `admin-equivalent` (a path reaches every permission in the account),
 `can-modify-own-role` (it can change its own permissions, but no path to admin was found), or
@@ -99,7 +104,11 @@ PASS_SERVICES = (
     PassService("EC2", "ec2.amazonaws.com", (("ec2:RunInstances", "instance"), ("ec2:RunInstances", "image"), ("ec2:RunInstances", "subnet"),
                                              ("ec2:RunInstances", "network-interface"), ("ec2:RunInstances", "security-group"),
                                              ("ec2:RunInstances", "volume")), needs_instance_profile=True),
+    PassService("EC2 Spot", "ec2.amazonaws.com", (("ec2:RequestSpotInstances", "spot-instances-request"), ("ec2:RequestSpotInstances", "image"),
+                                                  ("ec2:RequestSpotInstances", "subnet"), ("ec2:RequestSpotInstances", "security-group")),
+                needs_instance_profile=True),
     PassService("CloudFormation", "cloudformation.amazonaws.com", (("cloudformation:CreateStack", "stack"),)),
+    PassService("CloudFormation (update)", "cloudformation.amazonaws.com", (("cloudformation:UpdateStack", "stack"),)),
     PassService("Lambda", "lambda.amazonaws.com", (("lambda:CreateFunction", "function"), ("lambda:InvokeFunction", "function"))),
     PassService("Glue", "glue.amazonaws.com", (("glue:CreateDevEndpoint", ""),)),
     PassService("Data Pipeline", "datapipeline.amazonaws.com", (("datapipeline:CreatePipeline", ""), ("datapipeline:PutPipelineDefinition", "pipeline"),
@@ -120,6 +129,11 @@ EXISTING_COMPUTE = (
     ("ssm:StartSession", "open a shell on an existing instance: it runs as that instance's role", (("ssm:StartSession", "instance", {}),)),
     ("ec2-instance-connect:SendSSHPublicKey", "log in to an existing instance: a shell with that instance's role",
      (("ec2-instance-connect:SendSSHPublicKey", "instance", {}),)),
+    ("ec2:CreateLaunchTemplateVersion+ModifyLaunchTemplate", "put user data in a new default version of an existing launch template: "
+     "instances launched from it run the code as its instance profile's role",
+     (("ec2:CreateLaunchTemplateVersion", "launch-template", {}), ("ec2:ModifyLaunchTemplate", "launch-template", {}))),
+    ("cloudformation:CreateChangeSet+ExecuteChangeSet", "change an existing stack: CloudFormation applies it with the stack's service role",
+     (("cloudformation:CreateChangeSet", "stack", {}), ("cloudformation:ExecuteChangeSet", "stack", {}))),
     ("lambda:UpdateFunctionCode", "replace an existing function's code: it runs as the function's role", (("lambda:UpdateFunctionCode", "function", {}),)),
     ("glue:UpdateDevEndpoint", "add an SSH key to an existing Glue endpoint: a shell with its role", (("glue:UpdateDevEndpoint", "devendpoint", {}),)),
 )

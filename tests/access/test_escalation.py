@@ -92,8 +92,9 @@ def test_ai_unlimited_without_role_permissions_writes_its_own_policy():
 
 def test_iguazio_eks_creates_and_passes_eksctl_roles_to_any_service():
     found = methods(analysis_of("iguazio", "eks", []), "user")
-    assert {"CreateRole+PutRolePolicy+AssumeRole", "PutRolePolicy+PassRole+RunInstances", "PutRolePolicy+PassRole+CreateStack",
-            "ModifyInstanceAttribute+StopInstances+StartInstances"} == found
+    assert {"CreateRole+PutRolePolicy+AssumeRole", "PutRolePolicy+PassRole+RunInstances", "PutRolePolicy+PassRole+RequestSpotInstances",
+            "PutRolePolicy+PassRole+CreateStack", "PutRolePolicy+PassRole+UpdateStack", "ModifyInstanceAttribute+StopInstances+StartInstances",
+            "ec2:CreateLaunchTemplateVersion+ModifyLaunchTemplate", "cloudformation:CreateChangeSet+ExecuteChangeSet"} == found
 
 
 def test_state_bucket_readers():
