@@ -168,6 +168,15 @@ def arn_format_matches(arn_format: str, arn: str) -> bool:
     return re.fullmatch(regex, arn) is not None
 
 
+def arn_format(action: str, resource_type: str) -> str:
+    """The ARN format of one of the action's resource types, e.g. arn:${Partition}:ec2:${Region}:${Account}:instance/${InstanceId}."""
+    info = action_info(action)
+    service = _service(info.service) if info else None
+    if info is None or service is None or resource_type not in info.resource_types or resource_type not in service["resources"]:
+        raise ValueError(f"{action} has no resource type '{resource_type}'")
+    return service["resources"][resource_type]["arn"]
+
+
 def resource_type_of(action: str, arn: str) -> str | None:
     """Which of the action's resource types an ARN is, or None if it is none of them."""
     info = action_info(action)

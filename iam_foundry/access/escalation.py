@@ -186,11 +186,7 @@ def probe_arn(action: str, resource_type: str, partition: str, region: str, acco
     """A concrete ARN of the action's resource type, e.g. an instance that exists in the account."""
     if not resource_type:
         return "*"
-    info = actions.action_info(action)
-    service = actions._service(info.service) if info else None  # noqa: SLF001 (same package)
-    if not service or resource_type not in service["resources"]:
-        raise ValueError(f"{action} has no resource type {resource_type}")
-    template = service["resources"][resource_type]["arn"]
+    template = actions.arn_format(action, resource_type)
 
     def fill(match: re.Match[str]) -> str:
         slot = match.group(0)[2:-1]
@@ -200,7 +196,7 @@ def probe_arn(action: str, resource_type: str, partition: str, region: str, acco
 
 
 def trust_allows(trust: Mapping[str, Any] | None, *, service: str | None = None, arn: str | None = None, account: str | None = None) -> bool:
-    """Does a trust policy let this service, or this principal ARN, assume the role?"""
+    """Does a trust policy let this service, or this principal ARN (or its account), assume the role?"""
     if not trust:
         return False
     for statement in trust.get("Statement", []):
@@ -209,11 +205,17 @@ def trust_allows(trust: Mapping[str, Any] | None, *, service: str | None = None,
         principal = statement.get("Principal", {})
         if principal == "*":
             return True
-        values = lambda k: principal.get(k, []) if isinstance(principal.get(k, []), list) else [principal.get(k)]  # noqa: E731
-        if service and service in values("Service"):
+
+        def listed(kind: str) -> list[str]:
+            value = principal.get(kind, []) if isinstance(principal, dict) else []
+            return value if isinstance(value, list) else [value]
+
+        if service and service in listed("Service"):
             return True
-        if arn and (arn in values("AWS") or (account and (account in values("AWS") or f"arn:aws:iam::{account}:root" in values("AWS")))):
-            return True
+        if arn:
+            partition = arn.split(":")[1]
+            if arn in listed("AWS") or (account and {account, f"arn:{partition}:iam::{account}:root"} & set(listed("AWS"))):
+                return True
     return False
 
 

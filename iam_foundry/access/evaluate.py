@@ -306,11 +306,12 @@ def statement_matches(statement: Mapping[str, Any], request: Request, context: _
 
 
 def _matching(policies: Iterable[PolicyDocument], request: Request, context: _Context) -> tuple[list[StatementRef], list[StatementRef]]:
-    allows, denies = [], []
+    allows: list[StatementRef] = []
+    denies: list[StatementRef] = []
     for policy in policies:
         for ref, statement in policy.statements():
-            if statement_matches(statement, request, context):
-                (denies if statement.get("Effect") == "Deny" else allows if statement.get("Effect") == "Allow" else []).append(ref)
+            if statement.get("Effect") in ("Allow", "Deny") and statement_matches(statement, request, context):
+                (denies if statement["Effect"] == "Deny" else allows).append(ref)
     return allows, denies
 
 
