@@ -18,41 +18,13 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .policy import PolicyDocument, StatementRef
+from .principals import principal_policies
+
 ContextValue = str | Sequence[str]
 # ${aws:username}, ${aws:PrincipalTag/team, 'none'} and the escapes ${*}, ${?}, ${$}.
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
 SPECIAL_VARIABLES = {"*": "*", "?": "?", "$": "$"}
-
-
-@dataclass(frozen=True)
-class StatementRef:
-    """Which statement decided: the policy's name, the statement's Sid (or its index), its source file."""
-
-    policy: str
-    sid: str
-    source: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.policy}/{self.sid}" + (f" ({self.source})" if self.source else "")
-
-
-@dataclass(frozen=True, eq=False)
-class PolicyDocument:
-    """One IAM policy document as AWS stores it, with where its statements came from."""
-
-    name: str
-    document: Mapping[str, Any]
-    source: str = ""                                           # file the policy came from
-    sources: Mapping[str, str] = field(default_factory=dict)   # Sid -> file, when statements come from several (addenda)
-
-    def statements(self) -> list[tuple[StatementRef, Mapping[str, Any]]]:
-        raw = self.document.get("Statement", [])
-        raw = raw if isinstance(raw, list) else [raw]
-        result = []
-        for index, statement in enumerate(raw):
-            sid = statement.get("Sid") or f"Statement[{index}]"
-            result.append((StatementRef(self.name, sid, self.sources.get(sid, self.source)), statement))
-        return result
 
 
 @dataclass(frozen=True)
@@ -338,4 +310,4 @@ def evaluate(policies: Sequence[PolicyDocument], request: Request,
     return Decision(True, f"allowed by {_names(allows)}", deciding)
 
 
-from .principals import principal_policies  # noqa: E402,F401  (re-export; principals imports PolicyDocument from here)
+__all__ = ["Decision", "PolicyDocument", "Request", "StatementRef", "evaluate", "principal_policies", "statement_matches"]

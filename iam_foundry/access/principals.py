@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from ..errors import PolicyError, Problem
 from ..policy_templates import MEASURE_STAND_IN, POLICY_ROOT, TF_INTERPOLATION, merge_statements
-from .evaluate import PolicyDocument
+from .policy import PolicyDocument
 
 MANAGED_DIR = Path(__file__).resolve().parent / "managed"
 PROJECT_ROOT = POLICY_ROOT.parent

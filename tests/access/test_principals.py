@@ -84,3 +84,16 @@ def test_unknown_principal_is_a_problem():
     with pytest.raises(PolicyError) as err:
         principal_policies(documents_of(account_id=TEST_ACCOUNT), "admin")
     assert "use 'user' or 'role'" in err.value.problems[0].fix
+
+
+@pytest.mark.parametrize("module", ["iam_foundry.access.principals", "iam_foundry.access.evaluate", "iam_foundry.access.escalation",
+                                    "iam_foundry.access.check", "iam_foundry.access.commands"])
+def test_each_module_imports_first(module):
+    """Others import these modules directly (e.g. principals before evaluate): no import cycle."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
