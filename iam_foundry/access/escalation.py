@@ -421,9 +421,14 @@ class Analysis:
         elif step := self._ask(who, "iam:UpdateAssumeRolePolicy", role):
             ways.append(("UpdateAssumeRolePolicy+AssumeRole", [step, Step("sts:AssumeRole", role, (), "trust policy now names the principal")],
                          "rewrite the role's trust policy to trust itself and assume it"))
-        if identity is not None and trust_allows(identity.trust, arn=who.arn, account=who.account):
+        if identity is not None and trust_allows(identity.trust, arn=who.arn):
+            # A trust policy naming the principal's ARN is enough within one account.
+            ways.append(("AssumeRole", [Step("sts:AssumeRole", role, (), "the role's trust policy names the principal")],
+                         "assume the role (its trust policy names it)"))
+        elif identity is not None and trust_allows(identity.trust, arn=who.arn, account=who.account):
+            # Trusting the account delegates to identity policies: the principal needs sts:AssumeRole.
             if step := self._ask(who, "sts:AssumeRole", role):
-                ways.append(("AssumeRole", [step], "assume the role (its trust policy allows it)"))
+                ways.append(("AssumeRole", [step], "assume the role (its trust policy trusts the account)"))
         for service in PASS_SERVICES:
             if identity is not None and not trust_allows(identity.trust, service=service.principal):
                 continue  # the role does not trust this service, so passing it there runs nothing

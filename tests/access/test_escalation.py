@@ -220,3 +220,18 @@ def test_another_deployments_role_is_reached_through_the_graph(tmp_path):
     assert launcher.verdict == ADMIN_EQUIVALENT
     assert [p.target for p in launcher.report.admin_route] == ["nextai:node_role", ADMIN]
     assert launcher.unaccepted_via == [] and launcher.accepted  # it reaches an accepted risk of the nextai profile
+
+
+def test_trust_policy_principals():
+    from iam_foundry.access.escalation import trust_allows
+
+    ec2 = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    me = f"arn:aws:iam::{TEST_ACCOUNT}:user/me"
+    assert trust_allows(ec2, service="ec2.amazonaws.com") and not trust_allows(ec2, service="lambda.amazonaws.com")
+    assert not trust_allows(ec2, arn=me, account=TEST_ACCOUNT)
+    by_arn = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": [me]}, "Action": "sts:AssumeRole"}]}
+    by_account = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{TEST_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    assert trust_allows(by_arn, arn=me) and not trust_allows(by_account, arn=me)
+    assert trust_allows(by_account, arn=me, account=TEST_ACCOUNT)
+    tag_session_only = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:TagSession"}]}
+    assert not trust_allows(tag_session_only, arn=me)
