@@ -154,3 +154,29 @@ def test_can_explains_bad_input(tmp_path, args, words):
 
 def test_risk_files_are_only_in_profiles():
     assert {p.parent.name for p in POLICY_ROOT.glob("*/risk-accepted.json")} <= set(list_profiles())
+
+
+@pytest.mark.parametrize("command", ["can", "check"])
+def test_access_commands_explain_themselves(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_can_costs_well_under_a_second_of_cpu(tmp_path):
+    """Wall time depends on the machine's load; CPU time of the whole process does not (measured: ~0.2 s)."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, NEXTAI)
+    args = [sys.executable, "-m", "iam_foundry", "--config", str(config), "can", "nextai:user", "iam:PassRole",
+            f"arn:aws:iam::{TEST_ACCOUNT}:role/nextai-role", "--context", "iam:PassedToService=ec2.amazonaws.com"]
+    subprocess.run(args, cwd=README.parent, capture_output=True, env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(args, cwd=README.parent, capture_output=True, text=True,
+                            env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert result.returncode == 0 and "ALLOWED" in result.stdout, result.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 1.0, f"can used {cpu:.2f} s of CPU"
