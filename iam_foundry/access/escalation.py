@@ -395,9 +395,23 @@ class Analysis:
         """(role ARN, known identity or None, kind): kind is "existing" (unknown permissions), "known" or "creatable"."""
         result: list[tuple[str, Identity | None, str]] = [(self._iam(who, "role", PROBE + "-existing-role"), None, "existing")]
         result += [(i.arn, i, "known") for i in self.identities.values() if i.kind == "node_role" and i.account == who.account]
-        # A second deployment may use a role created elsewhere (create_node_role = false): its policies are unknown here.
+        # A named role this config does not create (e.g. the shared node role of a deployment with
+        # create_node_role = false, analysed without the deployment that creates it): unknown permissions.
+        result += [(arn, None, "existing") for arn in self._named(who, "role") if arn not in {r[0] for r in result}]
         result += [(arn, None, "creatable") for arn in self._patterns(who, "role") if arn not in {r[0] for r in result}]
         return result
+
+    def _named(self, who: Identity, kind: str) -> list[str]:
+        """Concrete `<kind>/...` ARNs of the principal's own account named in its policies."""
+        prefix = f"arn:{who.partition}:iam::{who.account}:{kind}/"
+        found: list[str] = []
+        for policy in who.policies:
+            for _, statement in policy.statements():
+                resources = statement.get("Resource", [])
+                for arn in resources if isinstance(resources, list) else [resources]:
+                    if arn.startswith(prefix) and not re.search(r"[*?$]", arn) and SERVICE_ROLE_PATH not in arn and arn not in found:
+                        found.append(arn)
+        return found
 
     def _instance_profile_for(self, who: Identity, role: str, identity: Identity | None, kind: str) -> list[Step] | None:
         """Steps that give the role an instance profile to launch with ([] if one exists already)."""
@@ -461,9 +475,12 @@ class Analysis:
             if not ways:
                 continue
             if kind == "existing":
+                probe = role.endswith(f"/{PROBE}-existing-role")
+                what = "any role of the account (e.g. an admin role)" if probe else f"{role.rsplit('/', 1)[-1]}, a role this config does not create"
                 for method, steps, summary in ways:
-                    paths.append(Path(method.replace("Role", "Role(other role)", 1) if method.startswith("PassRole") else method + "(other role)",
-                                      ADMIN, tuple(steps), summary.replace("the role", "any role of the account (e.g. an admin role)", 1)))
+                    name = method.replace("Role", "Role(other role)", 1) if method.startswith("PassRole") else method + "(other role)"
+                    paths.append(Path(name if probe else name.replace("(other role)", "(unknown role)"), ADMIN, tuple(steps),
+                                      summary.replace("the role", what, 1) + ("" if probe else "; its permissions are unknown here")))
                 continue
             control = self._control(who, role)
             for method, steps, summary in ways:

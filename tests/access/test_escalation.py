@@ -235,3 +235,18 @@ def test_trust_policy_principals():
     assert trust_allows(by_account, arn=me, account=TEST_ACCOUNT)
     tag_session_only = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:TagSession"}]}
     assert not trust_allows(tag_session_only, arn=me)
+
+
+def test_a_shared_role_created_elsewhere_counts_as_unknown(tmp_path):
+    """nextai-bob uses nextai's node role (create_node_role = false): alone, its content is unknown."""
+    raw = {"localstack": {"enabled": False}, "deployments": [
+        {"name": "bob", "profile": "nextai", "account_id": TEST_ACCOUNT, "user_name": "bob", "policy_name": "bob-policy",
+         "create_node_role": False},
+        {"name": "nextai", "profile": "nextai", "account_id": TEST_ACCOUNT, "create_user": False}]}
+    config = parse_config(raw)
+    documents = [build_documents(d) for d in config.deployments]
+    [alone] = Analysis(documents[:1]).reports()
+    assert alone.verdict == ADMIN_EQUIVALENT
+    assert {p.method for p in alone.admin_paths} == {"PassRole(unknown role)+RunInstances"}
+    together = Analysis(documents).report("bob:user")
+    assert together.verdict == BOUNDED  # the shared role is nextai's, which is bounded
