@@ -508,4 +508,10 @@ def _accept_config_after(command: click.Command) -> None:
                                        callback=_after_the_command, help="Config file (same as the global --config)."))
 
 
+# Access analysis commands (iam_foundry/access/commands.py): `can` and `check`.
+from .access.commands import can as _can_command, check as _check_command  # noqa: E402
+
+cli.add_command(_can_command)
+cli.add_command(_check_command)
+
 _accept_config_after(cli)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .access.actions import unknown_action_problems
 from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
@@ -113,6 +114,9 @@ def check_documents(documents: DeploymentDocuments) -> None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
     if problems:
         raise PolicyError(problems)
+    problems = _unknown_actions(documents, where)
+    if problems:
+        raise PolicyError(problems)
     deployment = documents.deployment
     own = [{"rule": a.rule, "sid": a.sid, "reason": a.reason} for a in deployment.lint_accepted]
     # A custom profile's folder is the user's, not a profile folder: its lint-accepted.json is not read.
@@ -133,6 +137,22 @@ def _accept_hint(documents: DeploymentDocuments, finding: Finding) -> str:
         return (f"narrow the statement, or accept it in deployment '{documents.deployment.name}' with "
                 f'lint_accepted = [{{ rule = "{finding.rule}", sid = "{finding.sid}", reason = "why it is acceptable" }}]')
     return f"narrow the statement, or accept it with a reason in {documents.profile.root / 'lint-accepted.json'}"
+
+
+def _unknown_actions(documents: DeploymentDocuments, where: str) -> list[Problem]:
+    """Actions AWS does not have (e.g. ec2:RunInstance), named by the file and Sid they come from."""
+    deployment, profile = documents.deployment, documents.profile
+    specs = {spec.id: spec for spec in profile.policies(deployment.variant or None)}
+    problems: list[Problem] = []
+    for policy in documents.policies:
+        spec = specs[policy.id]
+        sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, spec, list(deployment.addenda)) if s.get("Sid")}
+        for part in policy.parts:
+            problems += unknown_action_problems(part, f"{where} policy '{policy.name}'", sources)
+    if documents.trust_policy is not None and profile.node_role:
+        problems += unknown_action_problems(documents.trust_policy, f"{where} trust policy",
+                                            {s.get("Sid", ""): str(profile.node_role.trust_source) for s in documents.trust_policy["Statement"]})
+    return problems
 
 
 def _dedupe(items: Any) -> list[str]:

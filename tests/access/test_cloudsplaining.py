@@ -1,0 +1,126 @@
+"""Cross-check of `check` against cloudsplaining's privilege-escalation scan, on every built-in combination.
+
+cloudsplaining (salesforce/cloudsplaining, BSD-3) matches action sets from Rhino Security Labs' and
+pathfinding.cloud's catalogues against one policy document. It looks at action names only:
+
+* by default it counts an action only when a statement allows it on Resource "*" with no Condition;
+* with `flag_resource_arn_statements=True` it counts an action whatever its resources are.
+
+`check` asks AWS's evaluation logic about concrete ARNs instead. The two therefore disagree in
+exactly two explained ways, which this test asserts, principal by principal; any other disagreement
+fails it:
+
+1. `check` finds an admin path that cloudsplaining's default scan misses: every such path goes through
+   a statement scoped to ARNs or guarded by a condition (which the default scan skips), and the
+   ARN-blind scan reports the same actions.
+2. The ARN-blind scan reports a PassRole method where `check` says bounded: PassRole is allowed only on
+   the project's own roles, which are not admin-equivalent (e.g. nextai's user may pass only
+   `nextai-role`, which carries the user's own policy), and never on another role of the account.
+
+And where the default scan does report a method, `check` must have an admin path with its actions.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cloudsplaining.scan.policy_document import PolicyDocument as CloudsplainingPolicy
+from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
+
+from iam_foundry.access import actions
+from iam_foundry.access.check import builtin_combinations, builtin_config
+from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, PROBE, Analysis, Path, PrincipalReport
+from iam_foundry.access.evaluate import Request, evaluate
+from iam_foundry.documents import build_documents
+
+
+def _acting(method_actions: list[str]) -> set[str]:
+    """A method's actions minus the read/list ones (a path need not show that it looked first)."""
+    kept = set()
+    for action in method_actions:
+        info = actions.action_info(action)
+        if info is None or info.access_level not in ("Read", "List") or action == "iam:passrole":
+            kept.add(action.lower())
+    return kept
+
+
+def _path_actions(path: Path) -> set[str]:
+    return {s.action.lower() for s in path.steps}
+
+
+def _scan(report: PrincipalReport, arn_blind: bool) -> set[str]:
+    merged = {"Version": "2012-10-17", "Statement": [s for p in report.identity.policies for _, s in p.statements()]}
+    return {e["type"] for e in CloudsplainingPolicy(merged, flag_resource_arn_statements=arn_blind).allows_privilege_escalation}
+
+
+def _statement(report: PrincipalReport, policy: str, sid: str) -> dict:
+    for document in report.identity.policies:
+        for ref, statement in document.statements():
+            if ref.policy == policy and ref.sid == sid:
+                return dict(statement)
+    raise AssertionError(f"no statement {policy}/{sid}")
+
+
+def _hidden_from_default_scan(report: PrincipalReport, path: Path) -> bool:
+    """Some step of the path is allowed only by statements the default scan skips (ARN-scoped or conditional)."""
+    for step in path.steps:
+        if not step.deciding:
+            continue  # e.g. AssumeRole granted by the trust policy the principal wrote
+        statements = [_statement(report, r.policy, r.sid) for r in step.deciding]
+        if all(s.get("Resource") != "*" and s.get("Resource") != ["*"] or s.get("Condition") for s in statements):
+            return True
+    return False
+
+
+def _cases():
+    for profile, variant, addenda in builtin_combinations():
+        yield pytest.param(profile, variant, addenda, id=f"{profile}-{variant}-{'+'.join(addenda) or 'none'}")
+
+
+@pytest.mark.parametrize(("profile", "variant", "addenda"), list(_cases()))
+def test_check_agrees_with_cloudsplaining(profile, variant, addenda):
+    config = builtin_config(profile, variant, addenda)
+    analysis = Analysis([build_documents(d) for d in config.deployments])
+    unexplained: list[str] = []
+    for report in analysis.reports():
+        who = report.identity.key
+        admin_paths = report.admin_paths
+        default, arn_blind = _scan(report, arn_blind=False), _scan(report, arn_blind=True)
+
+        # Whatever the default scan reports, check has an admin path doing it.
+        for method in default:
+            wanted = _acting(PRIVILEGE_ESCALATION_METHODS[method])
+            if not any(wanted <= _path_actions(p) for p in admin_paths):
+                unexplained.append(f"{who}: cloudsplaining reports {method}, check has no admin path with {sorted(wanted)}")
+
+        # Disagreement 1: check's admin paths that the default scan does not report.
+        if report.verdict == ADMIN_EQUIVALENT and not default:
+            for path in report.admin_route[-1:] + admin_paths:
+                if path.target != ADMIN:
+                    continue
+                if not _hidden_from_default_scan(report, path):
+                    unexplained.append(f"{who}: {path.method} uses only unscoped statements, yet cloudsplaining's default scan misses it")
+                if not any(_acting(PRIVILEGE_ESCALATION_METHODS[m]) <= _path_actions(path) for m in arn_blind):
+                    unexplained.append(f"{who}: {path.method} is not reported even by the ARN-blind scan ({sorted(arn_blind)})")
+
+        # Disagreement 2: the ARN-blind scan reports a method where check says not admin-equivalent.
+        if report.verdict != ADMIN_EQUIVALENT:
+            for method in arn_blind:
+                if "iam:passrole" not in PRIVILEGE_ESCALATION_METHODS[method]:
+                    unexplained.append(f"{who}: ARN-blind cloudsplaining reports {method}, check says {report.verdict}")
+                    continue
+                other_role = f"arn:{report.identity.partition}:iam::{report.identity.account}:role/{PROBE}-existing-role"
+                if evaluate(report.identity.policies, Request("iam:PassRole", other_role)).allowed:
+                    unexplained.append(f"{who}: may pass any role, yet check says {report.verdict}")
+                passed = [p.target for p in analysis.paths[who] if p.method.startswith("PassRole") and p.target != ADMIN]
+                if any(analysis.report(t).verdict == ADMIN_EQUIVALENT for t in passed):
+                    unexplained.append(f"{who}: passes an admin-equivalent role, yet check says {report.verdict}")
+    assert not unexplained, "\n".join(unexplained)
+
+
+def test_the_known_disagreements_do_occur():
+    """The explanations above are not vacuous: both kinds of disagreement happen on today's profiles."""
+    nextai = Analysis([build_documents(d) for d in builtin_config("nextai", "default", ()).deployments]).report("nextai:user")
+    assert nextai.verdict != ADMIN_EQUIVALENT and "CreateEC2WithExistingIP" in _scan(nextai, arn_blind=True)
+    ai = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "with-iam-role-permissions", ()).deployments])
+    role = ai.report("ai-unlimited:node_role")
+    assert role.verdict == ADMIN_EQUIVALENT and not _scan(role, arn_blind=False) and "PutRolePolicy" in _scan(role, arn_blind=True)
