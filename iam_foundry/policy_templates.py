@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import PolicyError, Problem
+from .tfjson import measured
 
 POLICY_ROOT = Path(__file__).resolve().parent.parent / "policy_json"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# A Terraform interpolation such as ${data.aws_caller_identity.current.account_id}, but not an
-# escaped IAM policy variable ($${aws:username}).
-TF_INTERPOLATION = re.compile(r"(?<!\$)\$\{[^}]+\}")
 # Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
 MEASURE_STAND_IN = "123456789012"
 ATTACH_TARGETS = ("user", "node_role")
@@ -225,8 +223,8 @@ def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
 def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
     """Fill `{{name}}` placeholders in every string of a JSON value.
 
-    Literal `${` in a template (an IAM policy variable such as ${aws:username}) is escaped to `$${`
-    so Terraform passes it through; values may themselves be Terraform interpolations.
+    Text stays literal (an IAM policy variable such as ${aws:username} included): escaping for
+    Terraform happens where blocks are written (tfjson.to_terraform). Values may be tfjson.expr tokens.
     """
     if isinstance(template, dict):
         return {key: render(value, values, source) for key, value in template.items()}
@@ -243,7 +241,7 @@ def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
                 f"set '{name}' in the deployment (known: {sorted(k for k, v in values.items() if v)})"))
         return values[name]
 
-    return PLACEHOLDER.sub(fill, template.replace("${", "$${"))
+    return PLACEHOLDER.sub(fill, template)
 
 
 def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
@@ -261,9 +259,8 @@ def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -
 
 
 def rendered_size(document: Any) -> int:
-    """IAM's size measure: characters without whitespace; interpolations counted as an account id."""
-    text = json.dumps(document, separators=(",", ":"))
-    return len(TF_INTERPOLATION.sub(MEASURE_STAND_IN, text))
+    """IAM's size measure: characters without whitespace; expressions counted as an account id."""
+    return len(measured(json.dumps(document, separators=(",", ":")), MEASURE_STAND_IN))
 
 
 def split_statements(statements: list[dict[str, Any]], version: str, max_chars: int,

@@ -14,6 +14,7 @@ from modules.user import RestrictedUser, UserSettings
 
 from .config import Backend, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
+from .tfjson import expr, hcl_literal, to_terraform
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
@@ -41,9 +42,11 @@ def cloud_backend(stack: TerraformStack, name: str, backend: Backend) -> None:
     """HCP Terraform / Terraform Enterprise: a `cloud` block. No credentials here: the workspace's
     variables (AWS keys, or dynamic provider credentials through an OIDC role) supply them."""
     workspace_name = backend.workspace_name(name)
-    workspaces = (NamedCloudWorkspace(name=workspace_name, project=backend.project) if workspace_name
-                  else TaggedCloudWorkspaces(tags=list(backend.workspace_tags), project=backend.project))
-    CloudBackend(stack, organization=backend.organization or "", workspaces=workspaces, hostname=backend.hostname)
+    project = to_terraform(backend.project)  # user text written by cdktf itself: escaped here
+    workspaces = (NamedCloudWorkspace(name=to_terraform(workspace_name), project=project) if workspace_name
+                  else TaggedCloudWorkspaces(tags=to_terraform(list(backend.workspace_tags)), project=project))
+    CloudBackend(stack, organization=to_terraform(backend.organization or ""), workspaces=workspaces,
+                 hostname=to_terraform(backend.hostname))
 
 
 def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:
@@ -131,7 +134,7 @@ class DeploymentStack(TerraformStack):
                 # The account was not known at synth time: refuse at plan time to create the role elsewhere.
                 expected = deployment.parameters[profile.account_parameter]
                 preconditions.append({
-                    "condition": f'${{data.aws_caller_identity.current.account_id == "{expected}"}}',
+                    "condition": expr(f"data.aws_caller_identity.current.account_id == {hcl_literal(expected)}"),
                     "error_message": f"{profile.title} needs the role in account {expected} "
                                      f"(parameters.{profile.account_parameter}); the credentials point at another account.",
                 })
@@ -146,7 +149,7 @@ class DeploymentStack(TerraformStack):
             blocks.add_output("instance_profile_arn", role.instance_profile.attr("arn"), "Instance profile ARN")
             if "compute_config_json" in profile.outputs:
                 blocks.add_output("compute_config_json",
-                                  f"${{jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})}}",
+                                  expr(f"jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})"),
                                   "Compute Config JSON to paste into the platform (advanced configuration)")
         for name in profile.outputs:
             if name in deployment.parameters:
