@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, FoundryError, Problem
-from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile
+from .lint import MIN_NAME_PREFIX, specific_prefix
+from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "iam-foundry.toml"
 DEFAULT_REGION = "us-east-1"
@@ -324,6 +325,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     parameters = d.get("parameters", dict, {}, check=_string_map)
     if profile:
         parameters = _check_parameters(profile, parameters, where, problems)
+        _check_prefix_parameters(profile, parameters, where, problems)
     defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
     for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
@@ -423,6 +425,20 @@ def _check_parameters(profile: Profile, parameters: dict[str, str], where: str, 
         elif spec.default is not None:
             result[key] = spec.default
     return result
+
+
+def _check_prefix_parameters(profile: Profile, parameters: dict[str, str], where: str, problems: list[Problem]) -> None:
+    """A parameter placed before '*' in a resource ARN (role/<prefix>*) must name a family of resources:
+    a one-character prefix such as 'A' would match every role starting with A (lint rule LP008)."""
+    for key, resource in prefix_parameters(profile).items():
+        value = parameters.get(key)
+        if value is not None and not specific_prefix(value):
+            default = profile.parameters[key].default
+            problems.append(Problem(
+                f"{where}.parameters.{key}",
+                f"'{value}' is too broad as the name prefix in {resource} (LP008)",
+                f"use at least {MIN_NAME_PREFIX} characters, not only punctuation"
+                + (f", e.g. the default '{default}'" if default else "")))
 
 
 def _check_addenda(profile: Any, addenda: list[Any], variant: str, where: str, problems: list[Problem]) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from . import __version__
 from .errors import PolicyError, Problem
-from .lint import grammar_problems
-from .policy_templates import PLACEHOLDER, Profile, load_profile, render
+from .lint import MIN_NAME_PREFIX, grammar_problems
+from .policy_templates import PLACEHOLDER, Profile, load_profile, prefix_parameters, render
 from .tfjson import expr, hcl_literal, measured, to_terraform
 
 MODULE_MAX_POLICY_CHARS = 6144
@@ -77,6 +77,11 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
                 "condition": expr(f"var.{name} == null || can(regex({hcl_literal(f'^(?:{spec.pattern})$')}, var.{name}))"),
                 "error_message": f"{name} must match {spec.pattern}.",
             }]
+    for name, resource in prefix_parameters(profile).items():  # same rule as the config check (LP008)
+        variables[name].setdefault("validation", []).append({
+            "condition": expr(f"var.{name} == null || can(regex(\"^.{{{MIN_NAME_PREFIX},}}$\", var.{name})) && can(regex(\"[A-Za-z0-9]\", var.{name}))"),
+            "error_message": f"{name} is the name prefix before '*' in {resource}: use at least {MIN_NAME_PREFIX} characters, not only punctuation.",
+        })
     for name, addendum in profile.addenda.items():
         if not addendum.only_variants or variant in addendum.only_variants:
             variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}

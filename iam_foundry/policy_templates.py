@@ -220,6 +220,26 @@ def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
     return load_profile_dir(folder)
 
 
+# A placeholder right before a '*' in a resource: its value is a name prefix (role/{{prefix}}*).
+PREFIX_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\*")
+
+
+def prefix_parameters(profile: Profile) -> dict[str, str]:
+    """Parameters used as a name prefix before '*' in a Resource or NotResource of any of the profile's
+    policies or addenda: parameter -> the first resource template that does so."""
+    statements = [s for specs in profile.variants.values() for spec in specs for s in spec.template["Statement"]]
+    statements += [s for addendum in profile.addenda.values() for s in addendum.statements]
+    found: dict[str, str] = {}
+    for statement in statements:
+        for key in ("Resource", "NotResource"):
+            values = statement.get(key, [])
+            for resource in values if isinstance(values, list) else [values]:
+                for match in PREFIX_PLACEHOLDER.finditer(resource if isinstance(resource, str) else ""):
+                    if match.group(1) in profile.parameters:
+                        found.setdefault(match.group(1), resource)
+    return found
+
+
 def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
     """Fill `{{name}}` placeholders in every string of a JSON value.
 
