@@ -85,6 +85,8 @@ class Deployment:
     create_node_role: bool = True
     create_access_key: bool = False
     pgp_key: str | None = None
+    # Real AWS: an access key without pgp_key leaves its secret in plain text in state; say so explicitly.
+    allow_plaintext_secret_in_state: bool = False
     path: str = "/"
     permissions_boundary: str | None = None
     force_destroy: bool = False
@@ -264,6 +266,8 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
         deployment = _parse_deployment(table, where, region, problems, base_dir=source.parent if source else Path.cwd())
         if deployment:
             deployments.append(deployment)
+            if not localstack.enabled:
+                _check_plaintext_secret(deployment, where, problems)
     top.finish()
     _check_unique(deployments, problems)
     if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
@@ -375,6 +379,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         create_node_role=d.get("create_node_role", bool, bool(defaults.get("create_node_role", True))),
         create_access_key=create_access_key,
         pgp_key=pgp_key,
+        allow_plaintext_secret_in_state=d.get("allow_plaintext_secret_in_state", bool, False),
         path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
         permissions_boundary=d.get("permissions_boundary", str, None,
                                    check=_match(POLICY_ARN, "not a managed policy ARN | use arn:aws:iam::<account>:policy/<name>")),
@@ -425,6 +430,15 @@ def _check_parameters(profile: Profile, parameters: dict[str, str], where: str, 
         elif spec.default is not None:
             result[key] = spec.default
     return result
+
+
+def _check_plaintext_secret(deployment: Deployment, where: str, problems: list[Problem]) -> None:
+    """On real AWS an access key's secret sits in the state file in clear unless pgp_key encrypts it."""
+    if deployment.create_access_key and not deployment.pgp_key and not deployment.allow_plaintext_secret_in_state:
+        problems.append(Problem(
+            f"{where}.allow_plaintext_secret_in_state",
+            "create_access_key without pgp_key stores the secret access key in plain text in the Terraform state",
+            "set pgp_key (state then holds only the encrypted secret), or set allow_plaintext_secret_in_state = true to accept it"))
 
 
 def _check_prefix_parameters(profile: Profile, parameters: dict[str, str], where: str, problems: list[Problem]) -> None:
