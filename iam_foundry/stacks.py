@@ -14,7 +14,7 @@ from modules.user import RestrictedUser, UserSettings
 
 from .config import Backend, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
-from .tfjson import expr, hcl_literal, to_terraform
+from .tfjson import expr, hcl_literal
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
@@ -42,11 +42,9 @@ def cloud_backend(stack: TerraformStack, name: str, backend: Backend) -> None:
     """HCP Terraform / Terraform Enterprise: a `cloud` block. No credentials here: the workspace's
     variables (AWS keys, or dynamic provider credentials through an OIDC role) supply them."""
     workspace_name = backend.workspace_name(name)
-    project = to_terraform(backend.project)  # user text written by cdktf itself: escaped here
-    workspaces = (NamedCloudWorkspace(name=to_terraform(workspace_name), project=project) if workspace_name
-                  else TaggedCloudWorkspaces(tags=to_terraform(list(backend.workspace_tags)), project=project))
-    CloudBackend(stack, organization=to_terraform(backend.organization or ""), workspaces=workspaces,
-                 hostname=to_terraform(backend.hostname))
+    workspaces = (NamedCloudWorkspace(name=workspace_name, project=backend.project) if workspace_name
+                  else TaggedCloudWorkspaces(tags=list(backend.workspace_tags), project=backend.project))
+    CloudBackend(stack, organization=backend.organization or "", workspaces=workspaces, hostname=backend.hostname)
 
 
 def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:

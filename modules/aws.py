@@ -78,7 +78,8 @@ class StackBlocks:
         for section in ("terraform", "provider", "data", "resource", "output"):
             content = getattr(self, section)
             if content:
-                stack.add_override(section, to_terraform(content))
+                # Terraform reads backend settings literally (no templates), so they are not escaped.
+                stack.add_override(section, content if section == "terraform" else to_terraform(content))
         if self.output:
             stack.add_override("//.outputs", {stack_name: {name: name for name in self.output}})
 

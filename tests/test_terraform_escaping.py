@@ -86,8 +86,11 @@ def test_synthesized_stack_keeps_user_text_literal(tmp_path):
     raw = make_config(profile="custom", policy_file=str(policy), addenda=[], path="/${path.cwd}/",
                       tags={f"T{i}": value for i, value in enumerate(HOSTILE)}, account_id=None)
     raw["deployments"][0].pop("account_id")
+    raw["backend"]["key_prefix"] = "iam/${path.cwd}"
     stack = synth_raw(raw, tmp_path / "out")["nextai"]
-    assert_only_project_expressions(stack)
+    # Terraform reads backend settings literally, not as templates: they must not be escaped.
+    assert stack["terraform"]["backend"]["s3"]["key"] == "iam/${path.cwd}/nextai.tfstate"
+    assert_only_project_expressions({key: value for key, value in stack.items() if key != "terraform"})
     user = stack["resource"]["aws_iam_user"]["user"]
     assert user["tags"]["T0"] == '$${file("notes.txt")}' and user["tags"]["T2"] == "%%{ if true }x%%{ endif }"
     assert user["tags"]["T3"] == "$$${kept}" and user["path"] == "/$${path.cwd}/"
