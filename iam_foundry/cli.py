@@ -176,7 +176,10 @@ def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
             raise ls.LocalStackError(ls.Problem("localstack", f"nothing answers at {config.localstack.endpoint}",
                                                 "run `iam-foundry localstack start` or `iam-foundry up`"))
         if config.backend.type == "s3":  # LocalStack: the bucket is ours to create
-            done = ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region)
+            from .bootstrap import created_principal_arns
+
+            done = ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region,
+                                          created_principal_arns(config))
             if "created" in done:
                 console.print(f"Created state bucket s3://{config.backend.bucket} on LocalStack")
 
@@ -442,7 +445,7 @@ def _profile_summary(name: str) -> dict[str, Any]:
 def bootstrap(obj: Context, adopt: bool, kms_key_id: str | None) -> None:
     """Create the S3 state bucket (or check it) with versioning, encryption, public access blocked and a
     TLS-only bucket policy. Idempotent; refuses a bucket it did not create unless --adopt."""
-    from .bootstrap import bootstrap_state_bucket
+    from .bootstrap import bootstrap_state_bucket, created_principal_arns
     from .config import partition_for
 
     config = obj.config
@@ -459,7 +462,7 @@ def bootstrap(obj: Context, adopt: bool, kms_key_id: str | None) -> None:
         s3 = boto3.client("s3", region_name=config.backend.region)
     with console.status(f"Bootstrapping s3://{config.backend.bucket}"):
         done = bootstrap_state_bucket(s3, config.backend.bucket, config.backend.region, kms_key_id, adopt,
-                                      partition_for(config.backend.region))
+                                      partition_for(config.backend.region), created_principal_arns(config))
     console.print(f"s3://{config.backend.bucket}: {', '.join(done)}")
 
 

@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 from .errors import ConfigError, FoundryError, Problem
 from .files import read_json, read_text, unbalanced_bracket
-from .lint import RULES
+from .lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from .paths import DEFAULT_CONFIG, POLICY_ROOT
-from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile
+from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
@@ -142,6 +142,8 @@ class Deployment:
     create_node_role: bool = True
     create_access_key: bool = False
     pgp_key: str | None = None
+    # Real AWS: an access key without pgp_key leaves its secret in plain text in state; say so explicitly.
+    allow_plaintext_secret_in_state: bool = False
     path: str = "/"
     permissions_boundary: str | None = None
     force_destroy: bool = False
@@ -333,6 +335,8 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
                                        region_check=region_check)
         if deployment:
             deployments.append((where + _label(table), deployment))
+            if not localstack.enabled:
+                _check_plaintext_secret(deployment, lambda f, w=where, t=table: f"{w}.{f}{_label(t)}", problems)
     top.finish()
     _check_unique(deployments, problems)
     if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
@@ -399,6 +403,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     parameters = d.get("parameters", dict, {}, check=_string_map)
     if profile:
         parameters = _check_parameters(profile, parameters, at, problems)
+        _check_prefix_parameters(profile, parameters, at, problems)
     defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
     for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
@@ -451,6 +456,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         create_node_role=d.get("create_node_role", bool, bool(defaults.get("create_node_role", True))),
         create_access_key=create_access_key,
         pgp_key=pgp_key,
+        allow_plaintext_secret_in_state=d.get("allow_plaintext_secret_in_state", bool, False),
         path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
         permissions_boundary=d.get("permissions_boundary", str, None,
                                    check=lambda arn: _boundary_check(arn, partition, region)),
@@ -503,6 +509,29 @@ def _check_parameters(profile: Profile, parameters: dict[str, str], at: Callable
         elif spec.default is not None:
             result[key] = spec.default
     return result
+
+
+def _check_plaintext_secret(deployment: Deployment, at: Callable[[str], str], problems: list[Problem]) -> None:
+    """On real AWS an access key's secret sits in the state file in clear unless pgp_key encrypts it."""
+    if deployment.create_access_key and not deployment.pgp_key and not deployment.allow_plaintext_secret_in_state:
+        problems.append(Problem(
+            at("allow_plaintext_secret_in_state"),
+            "create_access_key without pgp_key stores the secret access key in plain text in the Terraform state",
+            "set pgp_key (state then holds only the encrypted secret), or set allow_plaintext_secret_in_state = true to accept it"))
+
+
+def _check_prefix_parameters(profile: Profile, parameters: dict[str, str], at: Callable[[str], str], problems: list[Problem]) -> None:
+    """A parameter placed before '*' in a resource ARN (role/<prefix>*) must name a family of resources:
+    a one-character prefix such as 'A' would match every role starting with A (lint rule LP008)."""
+    for key, resource in prefix_parameters(profile).items():
+        value = parameters.get(key)
+        if value is not None and not specific_prefix(value):
+            default = profile.parameters[key].default
+            problems.append(Problem(
+                at(f"parameters.{key}"),
+                f"'{value}' is too broad as the name prefix in {resource} (LP008)",
+                f"use at least {MIN_NAME_PREFIX} characters, not only punctuation"
+                + (f", e.g. the default '{default}'" if default else "")))
 
 
 def _check_addenda(profile: Any, addenda: list[Any], variant: str, at: Callable[[str], str], problems: list[Problem]) -> None:

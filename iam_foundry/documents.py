@@ -10,9 +10,10 @@ from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
 from .policy_templates import Profile, merge_statements, render, split_statements
+from .tfjson import expr
 
 # Filled in at plan time when the config gives no account id (data "aws_caller_identity" "current").
-CALLER_ACCOUNT_ID = "${data.aws_caller_identity.current.account_id}"
+CALLER_ACCOUNT_ID = expr("data.aws_caller_identity.current.account_id")
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
 

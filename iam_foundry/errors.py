@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tfjson import readable
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -15,7 +17,8 @@ class Problem:
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}"
-        return f"{text} (fix: {self.fix})" if self.fix else text
+        # Rendered documents hold expression tokens; show them as the ${...} they stand for.
+        return readable(f"{text} (fix: {self.fix})" if self.fix else text)
 
 
 class FoundryError(Exception):

@@ -34,6 +34,10 @@ ROLE_CREATION_ACTIONS = {
     "iam:addroletoinstanceprofile", "iam:removerolefrominstanceprofile",
 }
 # Secrets Manager actions that only work on "*" (no resource-level permissions).
+# A name prefix before a '*' in a resource (role/<prefix>*) shorter than this matches too much.
+MIN_NAME_PREFIX = 3
+# The last segment of a resource ARN: the name part after the final ':' or '/', when it ends in '*'.
+NAME_PREFIX = re.compile(r"[:/]([^:/]*)\*$")
 SECRETS_ACCOUNT_LEVEL = {"secretsmanager:listsecrets", "secretsmanager:getrandompassword", "secretsmanager:batchgetsecretvalue"}
 
 RULES = {
@@ -42,6 +46,9 @@ RULES = {
     "LP003": "iam:PassRole limited with an iam:PassedToService condition",
     "LP004": "role and instance-profile creation limited to a name pattern",
     "LP005": "Secrets Manager limited to the platform's secret prefix",
+    "LP006": "no Allow with NotAction (it grants every other action, including future ones)",
+    "LP007": "no Allow with NotResource (it grants every other resource, including future ones)",
+    "LP008": f"a name prefix before '*' in a resource has at least {MIN_NAME_PREFIX} characters, not only punctuation",
 }
 
 
@@ -137,12 +144,27 @@ def _matches_sensitive_wildcard(action: str) -> bool:
     return service in SENSITIVE_SERVICES and name == "*"
 
 
+def specific_prefix(prefix: str) -> bool:
+    """Long enough, and more than punctuation, to name a family of resources rather than most of them."""
+    return len(prefix) >= MIN_NAME_PREFIX and any(c.isalnum() for c in prefix)
+
+
 def lint_statements(statements: Iterable[dict[str, Any]], policy: str) -> list[Finding]:
     findings: list[Finding] = []
     for statement in statements:
-        if statement.get("Effect") != "Allow" or "Action" not in statement:
+        if statement.get("Effect") != "Allow":
             continue
         sid = statement.get("Sid", "(no Sid)")
+        if "NotAction" in statement:
+            findings.append(Finding("LP006", policy, sid, f"Allow with NotAction {statement['NotAction']!r}"))
+        if "NotResource" in statement:
+            findings.append(Finding("LP007", policy, sid, f"Allow with NotResource {statement['NotResource']!r}"))
+        for resource in _as_list(statement.get("Resource", statement.get("NotResource", []))):
+            match = NAME_PREFIX.search(resource) if isinstance(resource, str) else None
+            if match and match.group(1) and not specific_prefix(match.group(1).rstrip("*")):
+                findings.append(Finding("LP008", policy, sid, f"name prefix '{match.group(1)}' before '*' in {resource}"))
+        if "Action" not in statement:
+            continue
         actions = [a for a in _as_list(statement["Action"]) if isinstance(a, str)]
         lowered = {a.lower() for a in actions}
         resources = [r for r in _as_list(statement.get("Resource", [])) if isinstance(r, str)]

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlparse
 
 from .errors import FoundryError, Problem
@@ -112,8 +113,8 @@ def boto_client(service: str, endpoint: str, region: str):
     return boto3.client(service, endpoint_url=endpoint, region_name=region, **TEST_CREDENTIALS)
 
 
-def ensure_state_bucket(endpoint: str, bucket: str, region: str) -> list[str]:
+def ensure_state_bucket(endpoint: str, bucket: str, region: str, denied_principals: Sequence[str] = ()) -> list[str]:
     """Create and harden the state bucket on LocalStack (idempotent); returns what was done."""
     from .bootstrap import bootstrap_state_bucket
 
-    return bootstrap_state_bucket(boto_client("s3", endpoint, region), bucket, region)
+    return bootstrap_state_bucket(boto_client("s3", endpoint, region), bucket, region, denied_principals=denied_principals)

@@ -9,14 +9,14 @@ addendum's statements are concatenated only when its `enable_<addendum>` variabl
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import FoundryError, PolicyError, Problem
-from .lint import grammar_problems
-from .policy_templates import PLACEHOLDER, Profile, load_profile, render
+from .lint import MIN_NAME_PREFIX, grammar_problems
+from .policy_templates import PLACEHOLDER, Profile, load_profile, prefix_parameters, render
+from .tfjson import expr, hcl_literal, measured, to_terraform
 
 MODULE_MAX_POLICY_CHARS = 6144
 NAME_VARS = ("user_name", "policy_name", "role_name", "instance_profile_name")
@@ -33,28 +33,23 @@ def _toggle(addendum: str) -> str:
 def _references(profile: Profile) -> dict[str, str]:
     """Placeholder -> Terraform expression inside a template string."""
     refs = {
-        "account_id": "${data.aws_caller_identity.current.account_id}",
-        "partition": "${data.aws_partition.current.partition}",
-        "region": "${data.aws_region.current.name}",
-        "deployment": "${local.policy_name}",
+        "account_id": expr("data.aws_caller_identity.current.account_id"),
+        "partition": expr("data.aws_partition.current.partition"),
+        "region": expr("data.aws_region.current.name"),
+        "deployment": expr("local.policy_name"),
     }
-    refs.update({name: f"${{local.{name}}}" for name in NAME_VARS if name != "user_name" or profile.defaults.get("create_user", True)})
-    refs.update({name: f"${{var.{name}}}" for name in profile.parameters})
-    refs.update({name: f"${{local.{name}}}" for name in profile.derived})
+    refs.update({name: expr(f"local.{name}") for name in NAME_VARS if name != "user_name" or profile.defaults.get("create_user", True)})
+    refs.update({name: expr(f"var.{name}") for name in profile.parameters})
+    refs.update({name: expr(f"local.{name}") for name in profile.derived})
     return refs
-
-
-def _hcl(value: Any) -> str:
-    """JSON text is a valid HCL expression (object elements may use ':'), templates included."""
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _default_expression(profile: Profile, key: str, fallback: str) -> str:
     """local.<name> = coalesce(var.<name>, <profile default, with placeholders as references>)."""
     default = str(profile.defaults.get(key) or fallback)
-    refs = {name: f"${{var.{name}}}" for name in profile.parameters} | {n: f"${{local.{n}}}" for n in NAME_VARS}
+    refs = {name: expr(f"var.{name}") for name in profile.parameters} | {n: expr(f"local.{n}") for n in NAME_VARS}
     template = PLACEHOLDER.sub(lambda m: refs.get(m.group(1), m.group(0)), default)
-    return f"${{coalesce(var.{key}, \"{template}\")}}"
+    return expr(f"coalesce(var.{key}, {hcl_literal(template)})")
 
 
 def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
@@ -79,9 +74,14 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
         if spec.pattern:
             variables[name]["validation"] = [{
-                "condition": f"${{var.{name} == null || can(regex(\"^(?:{spec.pattern})$\", var.{name}))}}",
+                "condition": expr(f"var.{name} == null || can(regex({hcl_literal(f'^(?:{spec.pattern})$')}, var.{name}))"),
                 "error_message": f"{name} must match {spec.pattern}.",
             }]
+    for name, resource in prefix_parameters(profile).items():  # same rule as the config check (LP008)
+        variables[name].setdefault("validation", []).append({
+            "condition": expr(f"var.{name} == null || can(regex(\"^.{{{MIN_NAME_PREFIX},}}$\", var.{name})) && can(regex(\"[A-Za-z0-9]\", var.{name}))"),
+            "error_message": f"{name} is the name prefix before '*' in {resource}: use at least {MIN_NAME_PREFIX} characters, not only punctuation.",
+        })
     for name, addendum in profile.addenda.items():
         if not addendum.only_variants or variant in addendum.only_variants:
             variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}
@@ -93,15 +93,15 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         "user_name": _default_expression(profile, "user_name", "iam-foundry-user"),
         "policy_name": _default_expression(profile, "policy_name", "iam-foundry-policy"),
         "role_name": _default_expression(profile, "role_name", "iam-foundry-node-role"),
-        "instance_profile_name": "${coalesce(var.instance_profile_name, local.role_name)}",
-        "tags": "${merge({ManagedBy = \"iam-foundry\", IamFoundryModule = \"" + profile.name + "\"}, var.tags)}",
+        "instance_profile_name": expr("coalesce(var.instance_profile_name, local.role_name)"),
+        "tags": expr(f"merge({{ManagedBy = \"iam-foundry\", IamFoundryModule = {hcl_literal(profile.name)}}}, var.tags)"),
     }
     if not creates_user:
         locals_.pop("user_name")
     for key, rule in profile.derived.items():
         then = render(rule["then"], refs, profile.root / "profile.json")
         other = render(rule["else"], refs, profile.root / "profile.json")
-        locals_[key] = f"${{var.{rule['if_set']} != null && var.{rule['if_set']} != \"\" ? \"{then}\" : \"{other}\"}}"
+        locals_[key] = expr(f"var.{rule['if_set']} != null && var.{rule['if_set']} != \"\" ? {hcl_literal(then)} : {hcl_literal(other)}")
 
     enabled = [name for name in profile.addenda if _toggle(name) in variables]
     resources: dict[str, dict[str, Any]] = {}
@@ -133,56 +133,56 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         _check_worst_case(everything, spec.template.get("Version", "2012-10-17"), f"{profile_name}/{variant} policy '{spec.id}'")
         # Both branches of a conditional must have one type; tuples of different lengths do not, so
         # each optional group goes through a JSON string and back.
-        parts = [_hcl(groups[0][1])] + [f"jsondecode({cond} ? jsonencode({_hcl(stmts)}) : \"[]\")" for cond, stmts in toggled]
-        expression = f"${{jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})}}"
+        parts = [hcl_literal(groups[0][1])] + [f"jsondecode({cond} ? jsonencode({hcl_literal(stmts)}) : \"[]\")" for cond, stmts in toggled]
+        expression = expr(f"jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})")
         logical = "policy" if spec.id == "main" else f"policy_{spec.id}"
         if spec.name == "{{policy_name}}":
-            name_expr = "${local.policy_name}"
+            name_expr = expr("local.policy_name")
         else:  # a profile's second policy (e.g. Iguazio's AssignPrivateIPAddresses): its own name variable
             variables[f"{spec.id}_policy_name"] = {"type": "string", "default": None,
                                                    "description": f"Name of the {spec.id} policy (default {spec.name})"}
-            name_expr = f"${{coalesce(var.{spec.id}_policy_name, \"{render(spec.name, refs, spec.source)}\")}}"
-        ref = add("aws_iam_policy", logical, {"name": name_expr, "path": "${var.path}", "policy": expression,
-                                              "description": f"{profile.title} {spec.id} policy (iam-foundry module)", "tags": "${local.tags}"})
+            name_expr = expr(f"coalesce(var.{spec.id}_policy_name, {hcl_literal(render(spec.name, refs, spec.source))})")
+        ref = add("aws_iam_policy", logical, {"name": name_expr, "path": expr("var.path"), "policy": expression,
+                                              "description": f"{profile.title} {spec.id} policy (iam-foundry module)", "tags": expr("local.tags")})
         policy_refs.append(ref)
         if "user" in spec.attach_to and creates_user:
-            user_arns.append(f"${{{ref}.arn}}")
+            user_arns.append(expr(f"{ref}.arn"))
         if "node_role" in spec.attach_to and profile.node_role:
-            role_arns.append(f"${{{ref}.arn}}")
+            role_arns.append(expr(f"{ref}.arn"))
 
     if creates_user:
-        add("aws_iam_user", "user", {"name": "${local.user_name}", "path": "${var.path}",
-                                     "permissions_boundary": "${var.permissions_boundary}", "tags": "${local.tags}"})
+        add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),
+                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")})
         for index, arn in enumerate(user_arns):
-            add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": "${aws_iam_user.user.name}", "policy_arn": arn})
-        add("aws_iam_access_key", "user_access_key", {"count": "${var.create_access_key ? 1 : 0}", "user": "${aws_iam_user.user.name}",
-                                                      "pgp_key": "${var.pgp_key}"})
+            add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": expr("aws_iam_user.user.name"), "policy_arn": arn})
+        add("aws_iam_access_key", "user_access_key", {"count": expr("var.create_access_key ? 1 : 0"), "user": expr("aws_iam_user.user.name"),
+                                                      "pgp_key": expr("var.pgp_key")})
         outputs.update({
-            "user_name": {"value": "${aws_iam_user.user.name}"}, "user_arn": {"value": "${aws_iam_user.user.arn}"},
-            "access_key_id": {"value": "${one(aws_iam_access_key.user_access_key[*].id)}"},
-            "access_key_secret": {"value": "${one(aws_iam_access_key.user_access_key[*].secret)}", "sensitive": True},
+            "user_name": {"value": expr("aws_iam_user.user.name")}, "user_arn": {"value": expr("aws_iam_user.user.arn")},
+            "access_key_id": {"value": expr("one(aws_iam_access_key.user_access_key[*].id)")},
+            "access_key_secret": {"value": expr("one(aws_iam_access_key.user_access_key[*].secret)"), "sensitive": True},
         })
     if profile.node_role:
         trust = render(profile.node_role.trust_policy, refs, profile.node_role.trust_source)
-        role_body: dict[str, Any] = {"name": "${local.role_name}", "path": "${var.path}", "assume_role_policy": json.dumps(trust, separators=(",", ":")),
-                                     "permissions_boundary": "${var.permissions_boundary}", "tags": "${local.tags}"}
+        role_body: dict[str, Any] = {"name": expr("local.role_name"), "path": expr("var.path"), "assume_role_policy": json.dumps(trust, separators=(",", ":")),
+                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")}
         if profile.account_parameter:
             role_body["lifecycle"] = {"precondition": [{
-                "condition": f"${{var.{profile.account_parameter} == null || data.aws_caller_identity.current.account_id == var.{profile.account_parameter}}}",
+                "condition": expr(f"var.{profile.account_parameter} == null || data.aws_caller_identity.current.account_id == var.{profile.account_parameter}"),
                 "error_message": f"{profile.title} needs the role in the same account as {profile.account_parameter}.",
             }]}
         add("aws_iam_role", "node_role", role_body)
         for index, arn in enumerate(role_arns + [render(a, refs, profile.root) for a in profile.node_role.managed_policy_arns]):
-            add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": "${aws_iam_role.node_role.name}", "policy_arn": arn})
-        add("aws_iam_instance_profile", "instance_profile", {"name": "${local.instance_profile_name}", "path": "${var.path}",
-                                                             "role": "${aws_iam_role.node_role.name}", "tags": "${local.tags}"})
+            add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": expr("aws_iam_role.node_role.name"), "policy_arn": arn})
+        add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
+                                                             "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
         outputs.update({
-            "role_name": {"value": "${aws_iam_role.node_role.name}"}, "role_arn": {"value": "${aws_iam_role.node_role.arn}"},
-            "instance_profile_name": {"value": "${aws_iam_instance_profile.instance_profile.name}"},
-            "instance_profile_arn": {"value": "${aws_iam_instance_profile.instance_profile.arn}"},
+            "role_name": {"value": expr("aws_iam_role.node_role.name")}, "role_arn": {"value": expr("aws_iam_role.node_role.arn")},
+            "instance_profile_name": {"value": expr("aws_iam_instance_profile.instance_profile.name")},
+            "instance_profile_arn": {"value": expr("aws_iam_instance_profile.instance_profile.arn")},
         })
         if "compute_config_json" in profile.outputs:
-            outputs["compute_config_json"] = {"value": "${jsonencode({IamInstanceProfile = {Arn = aws_iam_instance_profile.instance_profile.arn}})}"}
+            outputs["compute_config_json"] = {"value": expr("jsonencode({IamInstanceProfile = {Arn = aws_iam_instance_profile.instance_profile.arn}})")}
     # Managed policies that addenda attach, each switched by its toggle.
     for name in enabled:
         for target, arns in profile.addenda[name].managed_policy_arns.items():
@@ -190,17 +190,17 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
                 continue
             for index, arn in enumerate(arns):
                 logical = f"{_var(name)}_{target}_{index}"
-                body = {"count": f"${{var.{_toggle(name)} ? 1 : 0}}", "policy_arn": render(arn, refs, profile.addenda[name].source)}
+                body = {"count": expr(f"var.{_toggle(name)} ? 1 : 0"), "policy_arn": render(arn, refs, profile.addenda[name].source)}
                 if target == "user":
-                    add("aws_iam_user_policy_attachment", logical, {**body, "user": "${aws_iam_user.user.name}"})
+                    add("aws_iam_user_policy_attachment", logical, {**body, "user": expr("aws_iam_user.user.name")})
                 else:
-                    add("aws_iam_role_policy_attachment", logical, {**body, "role": "${aws_iam_role.node_role.name}"})
-    outputs["policy_arns"] = {"value": [f"${{{ref}.arn}}" for ref in policy_refs]}
-    outputs["policy_names"] = {"value": [f"${{{ref}.name}}" for ref in policy_refs]}
-    outputs["account_id"] = {"value": "${data.aws_caller_identity.current.account_id}"}
+                    add("aws_iam_role_policy_attachment", logical, {**body, "role": expr("aws_iam_role.node_role.name")})
+    outputs["policy_arns"] = {"value": [expr(f"{ref}.arn") for ref in policy_refs]}
+    outputs["policy_names"] = {"value": [expr(f"{ref}.name") for ref in policy_refs]}
+    outputs["account_id"] = {"value": expr("data.aws_caller_identity.current.account_id")}
     for name in profile.outputs:
         if name in profile.parameters:
-            outputs[name] = {"value": f"${{var.{name}}}"}
+            outputs[name] = {"value": expr(f"var.{name}")}
     outputs["iam_foundry_module_version"] = {"value": __version__, "description": "Version of iam-foundry that exported this module"}
     descriptions = {"user_name": "IAM user name", "user_arn": "IAM user ARN", "access_key_id": "Access key id (null unless create_access_key)",
                     "access_key_secret": "Secret access key (sensitive)", "role_name": "Node role name", "role_arn": "Node role ARN",
@@ -220,8 +220,9 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         "output": outputs,
     }
     try:
+        # Where the plan becomes Terraform JSON: profile text literal, the module's expressions live.
         outdir.mkdir(parents=True, exist_ok=True)
-        (outdir / "main.tf.json").write_text(json.dumps(module, indent=2) + "\n")
+        (outdir / "main.tf.json").write_text(json.dumps(to_terraform(module), indent=2) + "\n")
         (outdir / "README.md").write_text(module_readme(profile, variant, module))
     except OSError as err:
         # Usually --out names an existing file: say which path is in the way, not a traceback.
@@ -234,7 +235,7 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
 def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str) -> None:
     """With every addendum on and 64-character names, the document must still fit one managed policy
     (a module cannot split at plan time)."""
-    longest = re.sub(r"(?<!\$)\$\{[^}]+\}", "x" * 64, json.dumps(statements))
+    longest = measured(json.dumps(statements), "x" * 64)
     problems = grammar_problems({"Version": version, "Statement": json.loads(longest)}, where)
     if problems:
         raise PolicyError(problems)

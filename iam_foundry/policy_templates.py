@@ -19,11 +19,9 @@ from .errors import PolicyError, Problem
 from .files import read_json  # the one JSON reader (refuses duplicate keys); re-exported here
 from .paths import POLICY_ROOT
 from .schema_check import schema_problems
+from .tfjson import measured
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# A Terraform interpolation such as ${data.aws_caller_identity.current.account_id}, but not an
-# escaped IAM policy variable ($${aws:username}).
-TF_INTERPOLATION = re.compile(r"(?<!\$)\$\{[^}]+\}")
 # Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
 MEASURE_STAND_IN = "123456789012"
 # Outputs a profile may ask for beyond its parameters (built in stacks.py / module_export.py).
@@ -280,11 +278,31 @@ def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
     return load_profile_dir(folder)
 
 
+# A placeholder right before a '*' in a resource: its value is a name prefix (role/{{prefix}}*).
+PREFIX_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\*")
+
+
+def prefix_parameters(profile: Profile) -> dict[str, str]:
+    """Parameters used as a name prefix before '*' in a Resource or NotResource of any of the profile's
+    policies or addenda: parameter -> the first resource template that does so."""
+    statements = [s for specs in profile.variants.values() for spec in specs for s in spec.template["Statement"]]
+    statements += [s for addendum in profile.addenda.values() for s in addendum.statements]
+    found: dict[str, str] = {}
+    for statement in statements:
+        for key in ("Resource", "NotResource"):
+            values = statement.get(key, [])
+            for resource in values if isinstance(values, list) else [values]:
+                for match in PREFIX_PLACEHOLDER.finditer(resource if isinstance(resource, str) else ""):
+                    if match.group(1) in profile.parameters:
+                        found.setdefault(match.group(1), resource)
+    return found
+
+
 def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
     """Fill `{{name}}` placeholders in every string of a JSON value.
 
-    Literal `${` in a template (an IAM policy variable such as ${aws:username}) is escaped to `$${`
-    so Terraform passes it through; values may themselves be Terraform interpolations.
+    Text stays literal (an IAM policy variable such as ${aws:username} included): escaping for
+    Terraform happens where blocks are written (tfjson.to_terraform). Values may be tfjson.expr tokens.
     """
     if isinstance(template, dict):
         return {key: render(value, values, source) for key, value in template.items()}
@@ -301,7 +319,7 @@ def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
                 f"set '{name}' in the deployment (known: {sorted(k for k, v in values.items() if v)})"))
         return values[name]
 
-    return PLACEHOLDER.sub(fill, template.replace("${", "$${"))
+    return PLACEHOLDER.sub(fill, template)
 
 
 def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
@@ -319,9 +337,8 @@ def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -
 
 
 def rendered_size(document: Any) -> int:
-    """IAM's size measure: characters without whitespace; interpolations counted as an account id."""
-    text = json.dumps(document, separators=(",", ":"))
-    return len(TF_INTERPOLATION.sub(MEASURE_STAND_IN, text))
+    """IAM's size measure: characters without whitespace; expressions counted as an account id."""
+    return len(measured(json.dumps(document, separators=(",", ":")), MEASURE_STAND_IN))
 
 
 def split_statements(statements: list[dict[str, Any]], version: str, max_chars: int,

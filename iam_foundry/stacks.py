@@ -18,6 +18,7 @@ DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.S
 NodeRole, NodeRoleSettings = _node_role.NodeRole, _node_role.NodeRoleSettings
 CustomManagedPolicy = _policy.CustomManagedPolicy
 RestrictedUser, UserSettings = _user.RestrictedUser, _user.UserSettings
+from .tfjson import expr, hcl_literal
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
@@ -135,7 +136,7 @@ class DeploymentStack(TerraformStack):
                 # The account was not known at synth time: refuse at plan time to create the role elsewhere.
                 expected = deployment.parameters[profile.account_parameter]
                 preconditions.append({
-                    "condition": f'${{data.aws_caller_identity.current.account_id == "{expected}"}}',
+                    "condition": expr(f"data.aws_caller_identity.current.account_id == {hcl_literal(expected)}"),
                     "error_message": f"{profile.title} needs the role in account {expected} "
                                      f"(parameters.{profile.account_parameter}); the credentials point at another account.",
                 })
@@ -150,7 +151,7 @@ class DeploymentStack(TerraformStack):
             blocks.add_output("instance_profile_arn", role.instance_profile.attr("arn"), "Instance profile ARN")
             if "compute_config_json" in profile.outputs:
                 blocks.add_output("compute_config_json",
-                                  f"${{jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})}}",
+                                  expr(f"jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})"),
                                   "Compute Config JSON to paste into the platform (advanced configuration)")
         for name in profile.outputs:
             if name in deployment.parameters:

@@ -4,8 +4,9 @@ The typed `cdktf_cdktf_provider_aws` binding costs ~20 s and ~550 MB to import, 
 resources. Even cdktf's generic TerraformResource costs a round trip to the jsii (node) process for
 every attribute, which made 100 deployments 5x slower than one. So each construct records its
 blocks in the stack's `StackBlocks`, and the stack passes them to cdktf with one override per block
-type. References between resources are plain Terraform expressions (`${aws_iam_user.user.arn}`):
-logical ids are fixed by the constructs, so no token resolution is needed.
+type. References between resources are Terraform expressions made with `iam_foundry.tfjson.expr`
+(logical ids are fixed by the constructs, so no cdktf token resolution is needed); everything else is
+literal text, escaped when the blocks are written (`to_terraform`).
 tests/test_typed_equivalence.py checks the output against the typed binding.
 """
 
@@ -16,6 +17,8 @@ from typing import Any, Mapping
 
 from cdktf import TerraformBackend, TerraformStack
 from constructs import Construct
+
+from iam_foundry.tfjson import expr, to_terraform
 
 AWS_PROVIDER_SOURCE = "hashicorp/aws"
 # The provider version the project is built and tested against (prebuilt binding 20.1.0).
@@ -29,7 +32,7 @@ class Ref:
     address: str
 
     def attr(self, name: str) -> str:
-        return f"${{{self.address}.{name}}}"
+        return expr(f"{self.address}.{name}")
 
 
 @dataclass
@@ -69,11 +72,14 @@ class StackBlocks:
         return Ref(f"{prefix}{block_type}.{logical_id}")
 
     def write_to(self, stack: TerraformStack, stack_name: str) -> None:
-        """One cdktf call per non-empty block type, plus the output list the cdktf CLI reads from metadata."""
+        """One cdktf call per non-empty block type, plus the output list the cdktf CLI reads from metadata.
+
+        This is where plan values become Terraform JSON: user text is escaped, expressions go live."""
         for section in ("terraform", "provider", "data", "resource", "output"):
             content = getattr(self, section)
             if content:
-                stack.add_override(section, content)
+                # Terraform reads backend settings literally (no templates), so they are not escaped.
+                stack.add_override(section, content if section == "terraform" else to_terraform(content))
         if self.output:
             stack.add_override("//.outputs", {stack_name: {name: name for name in self.output}})
 

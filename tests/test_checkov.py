@@ -24,6 +24,7 @@ def every_variant_config() -> dict:
             deployments.append({
                 "name": f"{name}-{variant}", "profile": name, "variant": variant, "addenda": sorted(profile.addenda),
                 "create_access_key": "user" in {t for p in profile.policies(variant) for t in p.attach_to},
+                "allow_plaintext_secret_in_state": True,
                 "user_name": f"u-{name}-{variant}"[:64], "policy_name": f"p-{name}-{variant}",
                 "role_name": f"r-{name}-{variant}"[:64],
                 "policy_names": {p.id: f"p-{name}-{variant}-{p.id}" for p in profile.policies(variant) if p.id != "main"},

@@ -54,7 +54,7 @@ def fake_terraform(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_TF_LOG", str(log))
     monkeypatch.setenv("FAKE_TF_OUTPUTS", str(outputs))
     outputs.write_text(json.dumps(OUTPUTS))
-    config = write_toml(tmp_path / "c.toml", GOOD.replace('addenda = ["clone-disk"]', 'addenda = ["clone-disk"]\ncreate_access_key = true')
+    config = write_toml(tmp_path / "c.toml", GOOD.replace('addenda = ["clone-disk"]', 'addenda = ["clone-disk"]\ncreate_access_key = true\nallow_plaintext_secret_in_state = true')
                         + '[backend]\ntype = "local"\n')
     return config, tmp_path / "out", log, outputs
 

@@ -13,6 +13,7 @@ from iam_foundry.policy_templates import (
     rendered_size,
     split_statements,
 )
+from iam_foundry.tfjson import expr, to_terraform
 
 
 def test_builtin_profiles_are_discovered():
@@ -35,11 +36,13 @@ def test_render_rejects_unfilled_placeholder_naming_file_and_name():
     assert "policy_json/x/user-policy.json" in message and "{{bucket}}" in message
 
 
-def test_render_escapes_iam_policy_variables_for_terraform():
-    rendered = render({"Resource": "arn:aws:iam::{{account_id}}:user/${aws:username}"},
-                      {"account_id": "${data.aws_caller_identity.current.account_id}"}, "t")
-    # The IAM variable is escaped ($${...}); the Terraform interpolation we inserted is not.
-    assert rendered["Resource"] == "arn:aws:iam::${data.aws_caller_identity.current.account_id}:user/$${aws:username}"
+def test_render_leaves_escaping_to_the_terraform_boundary():
+    token = expr("data.aws_caller_identity.current.account_id")
+    rendered = render({"Resource": "arn:aws:iam::{{account_id}}:user/${aws:username}"}, {"account_id": token}, "t")
+    # Rendered text stays literal; where blocks are written, the IAM variable is escaped ($${...})
+    # and the Terraform expression we inserted goes live.
+    assert rendered["Resource"] == f"arn:aws:iam::{token}:user/${{aws:username}}"
+    assert to_terraform(rendered["Resource"]) == "arn:aws:iam::${data.aws_caller_identity.current.account_id}:user/$${aws:username}"
 
 
 def test_malformed_json_error_names_file_and_line(tmp_path):
@@ -82,8 +85,10 @@ def test_split_keeps_order_and_respects_the_quota():
 
 
 def test_split_counts_interpolated_account_id_as_twelve_characters():
-    doc = {"Version": "2012-10-17", "Statement": [{"Resource": "${data.aws_caller_identity.current.account_id}"}]}
-    assert rendered_size(doc) == len(json.dumps(doc, separators=(",", ":"))) - len("${data.aws_caller_identity.current.account_id}") + 12
+    account = expr("data.aws_caller_identity.current.account_id")
+    doc = {"Version": "2012-10-17", "Statement": [{"Resource": f"arn:aws:iam::{account}:user/${{aws:username}}"}]}
+    # The expression counts as a 12-digit account id; the IAM variable counts as the text IAM sees.
+    assert rendered_size(doc) == len(json.dumps(doc, separators=(",", ":"))) - len(account) + 12
 
 
 def test_single_statement_over_quota_cannot_be_split():

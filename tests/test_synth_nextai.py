@@ -107,7 +107,7 @@ def test_user_is_programmatic_only_and_key_is_optional(synth_stack):
     assert "aws_iam_user_login_profile" not in stack["resource"]
     assert "aws_iam_access_key" not in stack["resource"]
     assert "access_key_secret" not in stack["output"]
-    with_key = synth_stack(create_access_key=True)
+    with_key = synth_stack(create_access_key=True, allow_plaintext_secret_in_state=True)
     assert with_key["resource"]["aws_iam_access_key"]["user_access_key"]["user"] == "${aws_iam_user.user.name}"
     assert with_key["output"]["access_key_secret"]["sensitive"] is True
     assert "sensitive" not in with_key["output"]["access_key_id"]
@@ -123,7 +123,7 @@ def test_user_path_boundary_and_tags(synth_stack):
 
 
 def test_outputs_cover_every_arn_and_name(synth_stack):
-    outputs = synth_stack(create_access_key=True)["output"]
+    outputs = synth_stack(create_access_key=True, allow_plaintext_secret_in_state=True)["output"]
     assert set(outputs) == {"user_name", "user_arn", "access_key_id", "access_key_secret", "policy_arns", "policy_names",
                             "role_name", "role_arn", "instance_profile_name", "instance_profile_arn", "account_id"}
 

@@ -28,7 +28,7 @@ CASES = {
         "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh"}},
     "ai-unlimited-without-iam-role-permissions": {"profile": "ai-unlimited", "variant": "without-iam-role-permissions",
                                                   "parameters": {"cluster_name": "analytics"}},
-    "iguazio-vanilla": {"profile": "iguazio", "create_access_key": True},
+    "iguazio-vanilla": {"profile": "iguazio", "create_access_key": True, "allow_plaintext_secret_in_state": True},
     "iguazio-eks": {"profile": "iguazio", "variant": "eks"},
     "anyscale": {"profile": "anyscale", "parameters": {"cloud_id": "cld_abc123", "bucket": "anyscale-data"}},
 }
@@ -139,7 +139,7 @@ def test_ai_unlimited_addenda_are_absent_unless_switched_on(tmp_path):
 # --- Iguazio ------------------------------------------------------------------------------------
 
 def test_iguazio_user_policy_and_high_availability_role(tmp_path):
-    stack = synth_one(tmp_path, profile="iguazio", create_access_key=True)
+    stack = synth_one(tmp_path, profile="iguazio", create_access_key=True, allow_plaintext_secret_in_state=True)
     assert resources(stack, "aws_iam_user")["user"]["name"] == "Provazio"
     assert "aws_iam_user_login_profile" not in stack["resource"]
     assert resources(stack, "aws_iam_role")["node_role"]["name"] == "IguazioDataScienceNode"

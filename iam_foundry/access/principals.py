@@ -15,7 +15,8 @@ from typing import Any, Iterable
 from ..errors import PolicyError, Problem
 from ..files import read_json
 from ..paths import PACKAGE_DIR, SOURCE_ROOT
-from ..policy_templates import MEASURE_STAND_IN, TF_INTERPOLATION, merge_statements
+from ..policy_templates import MEASURE_STAND_IN, merge_statements
+from ..tfjson import measured
 from .policy import PolicyDocument
 
 MANAGED_DIR = Path(__file__).resolve().parent / "managed"
@@ -63,13 +64,13 @@ def account_of(documents: Any) -> str:
 
 
 def as_stored(value: Any, account: str) -> Any:
-    """A rendered (Terraform-ready) JSON value as AWS stores it: account filled, $${ unescaped."""
+    """A rendered plan value as AWS stores it: the project's tokens (the caller's account id) filled."""
     if isinstance(value, dict):
         return {k: as_stored(v, account) for k, v in value.items()}
     if isinstance(value, list):
         return [as_stored(v, account) for v in value]
     if isinstance(value, str):
-        return TF_INTERPOLATION.sub(account, value).replace("$${", "${")
+        return measured(value, account)  # plan text is unescaped; only the project's tokens need a value
     return value
 
 

@@ -99,3 +99,36 @@ def test_lock_drift_and_destroy_scope(localstack_endpoint, iam, tmp_path):
     iam.get_role(RoleName=bystander)
     iam.delete_user(UserName=bystander)
     iam.delete_role(RoleName=bystander)
+
+
+def test_bootstrap_denies_the_state_bucket_to_every_principal_the_config_creates(localstack_endpoint, tmp_path):
+    from click.testing import CliRunner
+
+    from iam_foundry.cli import cli
+
+    bucket = f"it-deny-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "iam-foundry.toml"
+    config.write_text(f"""
+[localstack]
+endpoint = "{localstack_endpoint}"
+[backend]
+bucket = "{bucket}"
+[[deployments]]
+name = "nextai"
+profile = "nextai"
+addenda = ["s3-access"]
+path = "/ml/"
+[[deployments]]
+name = "ai"
+profile = "ai-unlimited"
+account_id = "000000000000"
+""")
+    result = CliRunner().invoke(cli, ["--config", str(config), "bootstrap"])
+    assert result.exit_code == 0, result.output
+    s3 = ls.boto_client("s3", localstack_endpoint, "us-east-1")
+    statements = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]}
+    deny = statements["DenyPrincipalsIamFoundryCreates"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert sorted(deny["Condition"]["ArnLike"]["aws:PrincipalArn"]) == [
+        "arn:aws:iam::*:role/ml/nextai-role", "arn:aws:iam::*:user/ml/nextai", "arn:aws:iam::000000000000:role/ai-unlimited"]
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
