@@ -105,6 +105,11 @@ class DeploymentStack(TerraformStack):
                 user_policy_arns += policy.arns
             if "node_role" in policy_docs.attach_to:
                 role_policy_arns += policy.arns
+            for role_index, role_name in enumerate(policy_docs.attach_to_roles):
+                # A role the stack does not own (e.g. the vendor's access role): destroy only detaches.
+                for part_index, arn in enumerate(policy.arns):
+                    blocks.add_resource("aws_iam_role_policy_attachment", f"{policy_docs.id}_existing_role_{role_index}_{part_index}",
+                                        {"role": role_name, "policy_arn": arn})
         blocks.add_output("policy_arns", all_arns, "ARNs of the custom managed policies (one per part)")
         blocks.add_output("policy_names", all_names, "Names of the custom managed policies")
 
