@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .access.actions import unknown_action_problems
 from .config import Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
@@ -137,12 +138,31 @@ def check_documents(documents: DeploymentDocuments) -> None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
     if problems:
         raise PolicyError(problems)
+    problems = _unknown_actions(documents, where)
+    if problems:
+        raise PolicyError(problems)
     accepted = [] if documents.profile.name == "custom" else accepted_findings(documents.profile.root)
     open_findings = unexplained(lint_findings(documents), accepted)
     if open_findings:
         accept_file = documents.profile.root / "lint-accepted.json"
         raise PolicyError([Problem(where, str(f), f"narrow the statement, or accept it with a reason in {accept_file}")
                            for f in open_findings])
+
+
+def _unknown_actions(documents: DeploymentDocuments, where: str) -> list[Problem]:
+    """Actions AWS does not have (e.g. ec2:RunInstance), named by the file and Sid they come from."""
+    deployment, profile = documents.deployment, documents.profile
+    specs = {spec.id: spec for spec in profile.policies(deployment.variant or None)}
+    problems: list[Problem] = []
+    for policy in documents.policies:
+        spec = specs[policy.id]
+        sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, spec, list(deployment.addenda)) if s.get("Sid")}
+        for part in policy.parts:
+            problems += unknown_action_problems(part, f"{where} policy '{policy.name}'", sources)
+    if documents.trust_policy is not None and profile.node_role:
+        problems += unknown_action_problems(documents.trust_policy, f"{where} trust policy",
+                                            {s.get("Sid", ""): str(profile.node_role.trust_source) for s in documents.trust_policy["Statement"]})
+    return problems
 
 
 def _dedupe(items: Any) -> list[str]:

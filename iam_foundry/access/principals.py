@@ -1,0 +1,145 @@
+"""The identity policies of a deployment's principals, as AWS will hold them.
+
+Rendered documents are written for Terraform: an unknown account id is an interpolation and IAM
+policy variables are escaped as `$${...}`. Here they are turned back into what AWS stores, and the
+AWS managed policies a deployment attaches are read from the copies shipped in `managed/`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import PolicyError, Problem
+from ..policy_templates import MEASURE_STAND_IN, POLICY_ROOT, TF_INTERPOLATION, merge_statements
+from .evaluate import PolicyDocument
+
+MANAGED_DIR = Path(__file__).resolve().parent / "managed"
+PROJECT_ROOT = POLICY_ROOT.parent
+# When the config leaves the account to plan time, analysis uses this stand-in (the same one the
+# size check uses): every ARN the project builds is in that one account, which is all that matters.
+STAND_IN_ACCOUNT = MEASURE_STAND_IN
+PRINCIPALS = ("user", "node_role")
+PRINCIPAL_ALIASES = {"user": "user", "node_role": "node_role", "role": "node_role", "node-role": "node_role"}
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    arn: str
+    version: str
+    source: str
+    document: dict[str, Any]
+    file: Path
+
+
+@lru_cache(maxsize=None)
+def managed_policies() -> dict[str, ManagedPolicy]:
+    """AWS managed policies shipped with the project, by name (the part after ':policy/')."""
+    result = {}
+    for path in sorted(MANAGED_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result[data["arn"].split(":policy/", 1)[1]] = ManagedPolicy(data["arn"], data["version"], data["source"], data["document"], path)
+    return result
+
+
+def managed_policy(arn: str) -> ManagedPolicy:
+    """The shipped copy of an AWS managed policy (any partition); a Problem when there is none."""
+    name = arn.split(":policy/", 1)[-1]
+    if ":iam::aws:policy/" not in arn or name not in managed_policies():
+        raise PolicyError(Problem(
+            f"managed policy {arn}", "no local copy of this policy, so its permissions cannot be evaluated offline",
+            f"add its published JSON with its source to {MANAGED_DIR.relative_to(PROJECT_ROOT)}/<name>.json "
+            f"(known: {sorted(managed_policies())})"))
+    return managed_policies()[name]
+
+
+def account_of(documents: Any) -> str:
+    return documents.deployment.account_id or STAND_IN_ACCOUNT
+
+
+def as_stored(value: Any, account: str) -> Any:
+    """A rendered (Terraform-ready) JSON value as AWS stores it: account filled, $${ unescaped."""
+    if isinstance(value, dict):
+        return {k: as_stored(v, account) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_stored(v, account) for v in value]
+    if isinstance(value, str):
+        return TF_INTERPOLATION.sub(account, value).replace("$${", "${")
+    return value
+
+
+def display_path(path: Path | str | None) -> str:
+    if not path:
+        return ""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def normalize_principal(principal: str) -> str:
+    key = PRINCIPAL_ALIASES.get(principal.lower())
+    if key is None:
+        raise PolicyError(Problem(f"principal '{principal}'", "unknown principal", "use 'user' or 'role' (the node role)"))
+    return key
+
+
+def _sid_sources(documents: Any, policy_id: str) -> tuple[str, dict[str, str]]:
+    deployment, profile = documents.deployment, documents.profile
+    for spec in profile.policies(deployment.variant or None):
+        if spec.id == policy_id:
+            merged = merge_statements(profile, spec, list(deployment.addenda))
+            return display_path(spec.source), {s["Sid"]: display_path(src) for s, src in merged if s.get("Sid")}
+    return "", {}
+
+
+def principal_policies(documents: Any, principal: str) -> list[PolicyDocument]:
+    """Every identity policy of a deployment's "user" or "node_role": its custom policy parts and the
+    AWS managed policies attached to it. Empty when the deployment does not create that principal."""
+    principal = normalize_principal(principal)
+    account = account_of(documents)
+    if principal == "user" and not documents.deployment.create_user:
+        return []
+    if principal == "node_role" and not documents.creates_role:
+        return []
+    result: list[PolicyDocument] = []
+    for policy in documents.policies:
+        if principal not in policy.attach_to:
+            continue
+        source, sources = _sid_sources(documents, policy.id)
+        for index, part in enumerate(policy.parts):
+            name = policy.name if index == 0 else f"{policy.name}-{index + 1}"
+            result.append(PolicyDocument(name, as_stored(part, account), source, sources))
+    arns: Iterable[str] = documents.user_managed_arns if principal == "user" else documents.role_managed_arns
+    for arn in arns:
+        managed = managed_policy(arn)
+        result.append(PolicyDocument(arn.split(":policy/", 1)[1], managed.document, display_path(managed.file)))
+    return result
+
+
+def trust_policy(documents: Any) -> dict[str, Any] | None:
+    return as_stored(documents.trust_policy, account_of(documents)) if documents.trust_policy is not None else None
+
+
+def principal_arn(documents: Any, principal: str) -> str:
+    deployment = documents.deployment
+    kind, name = ("user", deployment.user_name) if normalize_principal(principal) == "user" else ("role", deployment.role_name)
+    return f"arn:{deployment.partition}:iam::{account_of(documents)}:{kind}{deployment.path}{name}"
+
+
+def instance_profile_arn(documents: Any) -> str:
+    deployment = documents.deployment
+    return f"arn:{deployment.partition}:iam::{account_of(documents)}:instance-profile{deployment.path}{deployment.instance_profile_name}"
+
+
+def customer_policy_arns(documents: Any, principal: str) -> list[str]:
+    """ARNs of the customer managed policies (every part) attached to the principal."""
+    deployment = documents.deployment
+    principal = normalize_principal(principal)
+    base = f"arn:{deployment.partition}:iam::{account_of(documents)}:policy{deployment.path}"
+    return [base + (p.name if i == 0 else f"{p.name}-{i + 1}")
+            for p in documents.policies if principal in p.attach_to for i in range(len(p.parts))]
