@@ -154,9 +154,12 @@ def _unknown_actions(documents: DeploymentDocuments, where: str) -> list[Problem
     deployment, profile = documents.deployment, documents.profile
     specs = {spec.id: spec for spec in profile.policies(deployment.variant or None)}
     problems: list[Problem] = []
+    own = {a.policy.id: a for name, a in profile.addenda.items() if a.policy and name in deployment.addenda}
     for policy in documents.policies:
-        spec = specs[policy.id]
-        sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, spec, list(deployment.addenda)) if s.get("Sid")}
+        if policy.id in own:  # an addendum's own policy: its statements come from the addendum file
+            sources = {s["Sid"]: str(own[policy.id].source) for s in own[policy.id].statements if s.get("Sid")}
+        else:
+            sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, specs[policy.id], list(deployment.addenda)) if s.get("Sid")}
         for part in policy.parts:
             problems += unknown_action_problems(part, f"{where} policy '{policy.name}'", sources)
     if documents.trust_policy is not None and profile.node_role:
