@@ -188,3 +188,31 @@ def test_module_entry_point_prints_one_line_per_deployment(capsys):
         assert done == total and int(total) > 0 and "required calls allowed" in required
         assert "never-needed calls denied" in never
     assert "my-platform: no call contract for this profile" in out
+
+
+# --- hooked into `iam-foundry check` ----------------------------------------------------------------
+
+def test_check_command_prints_each_deployments_contract_and_fails_on_a_miss(monkeypatch):
+    from click.testing import CliRunner
+
+    from iam_foundry.access import contracts
+    from iam_foundry.cli import cli
+
+    config = str(PROJECT / "examples" / "platforms.toml")
+    result = CliRunner().invoke(cli, ["--config", config, "check"])
+    assert result.exit_code == 0, result.output
+    assert "ai-unlimited: 21/21 required calls allowed" in result.output
+
+    real = contracts.contract_results
+
+    def one_miss(deployment):
+        results = real(deployment)
+        if deployment.name != "iguazio":
+            return results
+        first = next(r for r in results if r.entry.kind == REQUIRED)
+        return [dataclasses.replace(first, allowed=False, reason="no statement allows")] + results[1:]
+
+    monkeypatch.setattr(contracts, "contract_results", one_miss)
+    failed = CliRunner().invoke(cli, ["--config", config, "check"])
+    assert failed.exit_code == 1
+    assert "iguazio: 7/8 required calls allowed" in failed.output and "[FAIL] required" in failed.output
