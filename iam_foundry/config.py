@@ -21,7 +21,7 @@ from .errors import ConfigError, FoundryError, Problem
 from .files import read_json, read_text, unbalanced_bracket
 from .lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from .paths import DEFAULT_CONFIG, POLICY_ROOT
-from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters
+from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters, statements_using
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
@@ -148,6 +148,8 @@ class Deployment:
     permissions_boundary: str | None = None
     force_destroy: bool = False
     max_managed_policies_per_principal: int = DEFAULT_MAX_ATTACHED
+    # False when neither the deployment nor the config names a region (DEFAULT_REGION was filled in).
+    region_explicit: bool = True
     tags: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
     policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
@@ -332,7 +334,7 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
             problems.append(Problem(where, "must be a table", "write it as [[deployments]]"))
             continue
         deployment = _parse_deployment(table, where, region, problems, base_dir=source.parent if source else Path.cwd(),
-                                       region_check=region_check)
+                                       region_check=region_check, region_explicit="region" in raw)
         if deployment:
             deployments.append((where + _label(table), deployment))
             if not localstack.enabled:
@@ -356,7 +358,8 @@ def _fill_default(value: Any, known: dict[str, str]) -> Any:
 
 
 def _parse_deployment(table: dict[str, Any], where: str, default_region: str, problems: list[Problem],
-                      base_dir: Path, region_check: Callable[[Any], str | None]) -> Deployment | None:
+                      base_dir: Path, region_check: Callable[[Any], str | None],
+                      region_explicit: bool = True) -> Deployment | None:
     label = _label(table)  # deployments[499] alone is hard to find in a long config: name it too
 
     def at(field_path: str) -> str:
@@ -430,8 +433,12 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         known = {**parameters, **names}
         resolved_policy_names = {spec.id: policy_names.get(spec.id) or _fill_default(spec.name, known)
                                  for spec in profile.policies(variant)}
+        # Addenda that form their own policy (a deployer's, a vendor role's) name it too.
+        resolved_policy_names.update({a.policy.id: policy_names.get(a.policy.id) or _fill_default(a.policy.name, known)
+                                      for name, a in profile.addenda.items() if a.policy and name in addenda})
     if profile:
         known_ids = {spec.id for spec in profile.policies(variant if variant in profile.variants else None)}
+        known_ids |= {a.policy.id for name, a in profile.addenda.items() if a.policy and name in addenda}
         for policy_id, policy_name in policy_names.items():
             if policy_id not in known_ids:
                 problems.append(Problem(at(f"policy_names.{policy_id}"), "no policy with that id in this profile/variant",
@@ -439,7 +446,8 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
             elif not (IAM_NAME.match(policy_name) and len(policy_name) <= NAME_MAX["policy_name"]):
                 problems.append(Problem(at(f"policy_names.{policy_id}"), f"'{policy_name}' is not a valid IAM policy name",
                                         "use at most 128 characters from ASCII letters, digits and +=,.@_-"))
-    create_access_key = d.get("create_access_key", bool, False)
+    # Some installers ask for the user's key (Iguazio): their profile turns it on by default.
+    create_access_key = d.get("create_access_key", bool, bool(defaults.get("create_access_key", False)))
     tags = d.get("tags", dict, {}, check=_string_map)
     problems.extend(_tag_problems(tags, at))
     pgp_key = d.get("pgp_key", str, None, check=_pgp_check)
@@ -461,6 +469,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         permissions_boundary=d.get("permissions_boundary", str, None,
                                    check=lambda arn: _boundary_check(arn, partition, region)),
         force_destroy=d.get("force_destroy", bool, False),
+        region_explicit=region_explicit or "region" in table,
         max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
                                                  check=lambda v: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
         tags=tags,
@@ -479,6 +488,19 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                                 "set create_user = true or drop create_access_key"))
     if profile:
         _check_addenda(profile, addenda, variant, at, problems)
+        for name in addenda:
+            for key in getattr(profile.addenda.get(name), "requires_parameters", ()):
+                if not parameters.get(key):
+                    spec = profile.parameters.get(key)
+                    problems.append(Problem(at(f"parameters.{key}"), f"addendum '{name}' needs parameter '{key}'",
+                                            f"add parameters = {{ {key} = \"...\" }}" + (f" ({spec.description})" if spec else "")))
+        if not deployment.region_explicit and variant in profile.variants:
+            scoped = statements_using(profile, variant, [a for a in addenda if a in profile.addenda], "region")
+            if scoped:
+                problems.append(Problem(
+                    at("region"), f"no region given, but {profile.title} scopes statements to one region ({', '.join(scoped)}); "
+                    f"{DEFAULT_REGION} would be filled in silently and a deployment elsewhere would be denied at failover or run time",
+                    "set region = \"<the platform's region>\" in the deployment or at the top of the config"))
         if profile.account_parameter and account_id and parameters.get(profile.account_parameter) not in (None, account_id):
             problems.append(Problem(at(f"parameters.{profile.account_parameter}"),
                                     f"{parameters[profile.account_parameter]} differs from account_id {account_id}",

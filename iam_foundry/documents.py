@@ -26,6 +26,8 @@ class PolicyDocuments:
     name: str
     parts: list[dict[str, Any]]
     attach_to: tuple[str, ...]
+    # Existing roles (by name) the stack attaches this policy to without owning them.
+    attach_to_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class DeploymentDocuments:
         return sum(len(p.parts) for p in self.policies if target in p.attach_to)
 
 
+def ec2_service_principal(partition: str) -> str:
+    """EC2's service principal in trust policies: China regions need the .cn form (IAM rejects
+    ec2.amazonaws.com there, and EKS checks node roles for ec2.amazonaws.com.cn)."""
+    return "ec2.amazonaws.com.cn" if partition == "aws-cn" else "ec2.amazonaws.com"
+
+
 def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, str]:
     values = dict(deployment.parameters)
     values.update(
@@ -57,6 +65,7 @@ def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, st
         role_name=deployment.role_name,
         instance_profile_name=deployment.instance_profile_name,
         deployment=deployment.name,
+        ec2_service_principal=ec2_service_principal(deployment.partition),
     )
     # Derived values, e.g. a Secrets Manager scope that narrows when a cluster name is given.
     for key, rule in profile.derived.items():
@@ -79,6 +88,9 @@ def build_documents(deployment: Deployment) -> DeploymentDocuments:
         attach_to = tuple(t for t in spec.attach_to if (t == "user" and deployment.create_user)
                           or (t == "node_role" and deployment.create_node_role and profile.node_role))
         policies.append(PolicyDocuments(id=spec.id, name=name, parts=parts, attach_to=attach_to))
+    for addendum in chosen:
+        if addendum.policy is not None:
+            policies.append(_addendum_policy(deployment, profile, addendum, values))
 
     user_arns = _dedupe(render(arn, values, a.source) for a in chosen for arn in a.managed_policy_arns.get("user", ()))
     trust = None
@@ -100,6 +112,18 @@ def build_documents(deployment: Deployment) -> DeploymentDocuments:
     _check_attachment_quota(documents)
     check_documents(documents)
     return documents
+
+
+def _addendum_policy(deployment: Deployment, profile: Profile, addendum: Any, values: dict[str, str]) -> PolicyDocuments:
+    """An addendum that is its own managed policy (e.g. a deployer's), attached to no principal of
+    the stack; optionally to existing roles by name."""
+    spec = addendum.policy
+    statements = [render(statement, values, addendum.source) for statement in addendum.statements]
+    name = deployment.policy_names.get(spec.id) or render(spec.name, values, addendum.source)
+    _check_unique_sids(statements, deployment, name)
+    parts = split_statements(statements, "2012-10-17", MANAGED_POLICY_MAX_CHARS, where=f"deployment '{deployment.name}' policy '{name}'")
+    roles = tuple(render(role, values, addendum.source) for role in spec.attach_to_roles)
+    return PolicyDocuments(id=spec.id, name=name, parts=parts, attach_to=(), attach_to_roles=roles)
 
 
 def lint_findings(documents: DeploymentDocuments) -> list[Finding]:
@@ -145,9 +169,12 @@ def _unknown_actions(documents: DeploymentDocuments, where: str) -> list[Problem
     deployment, profile = documents.deployment, documents.profile
     specs = {spec.id: spec for spec in profile.policies(deployment.variant or None)}
     problems: list[Problem] = []
+    own = {a.policy.id: a for name, a in profile.addenda.items() if a.policy and name in deployment.addenda}
     for policy in documents.policies:
-        spec = specs[policy.id]
-        sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, spec, list(deployment.addenda)) if s.get("Sid")}
+        if policy.id in own:  # an addendum's own policy: its statements come from the addendum file
+            sources = {s["Sid"]: str(own[policy.id].source) for s in own[policy.id].statements if s.get("Sid")}
+        else:
+            sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, specs[policy.id], list(deployment.addenda)) if s.get("Sid")}
         for part in policy.parts:
             problems += unknown_action_problems(part, f"{where} policy '{policy.name}'", sources)
     if documents.trust_policy is not None and profile.node_role:

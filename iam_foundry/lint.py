@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from .errors import PolicyError, Problem
 from .policy_templates import PLACEHOLDER, read_json
+from .tfjson import TOKEN  # a project expression (e.g. an ARN known at plan time)
 
 STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition"}
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
@@ -122,7 +123,7 @@ def grammar_problems(document: Any, where: str, trust: bool = False) -> list[Pro
             if resources is None:
                 bad(f"{label}: no Resource", 'add a Resource ("*" or ARNs)')
             for resource in _as_list(resources or []):
-                if not isinstance(resource, str) or not (resource == "*" or resource.startswith("arn:") or resource.startswith("${")):
+                if not isinstance(resource, str) or not (resource == "*" or resource.startswith("arn:") or TOKEN.match(resource)):
                     bad(f"{label}: resource {resource!r} is neither an ARN nor '*'", "write resources as arn:... or *")
         condition = statement.get("Condition", {})
         if not isinstance(condition, dict):

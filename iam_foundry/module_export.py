@@ -37,6 +37,8 @@ def _references(profile: Profile) -> dict[str, str]:
         "partition": expr("data.aws_partition.current.partition"),
         "region": expr("data.aws_region.current.name"),
         "deployment": expr("local.policy_name"),
+        # ec2.amazonaws.com, or ec2.amazonaws.com.cn in China (the partition's DNS suffix).
+        "ec2_service_principal": "ec2." + expr("data.aws_partition.current.dns_suffix"),
     }
     refs.update({name: expr(f"local.{name}") for name in NAME_VARS if name != "user_name" or profile.defaults.get("create_user", True)})
     refs.update({name: expr(f"var.{name}") for name in profile.parameters})
@@ -86,7 +88,7 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         if not addendum.only_variants or variant in addendum.only_variants:
             variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}
     if creates_user:
-        variables["create_access_key"] = {"type": "bool", "default": False, "description": "Create an access key (secret only in a sensitive output)"}
+        variables["create_access_key"] = {"type": "bool", "default": bool(profile.defaults.get("create_access_key", False)), "description": "Create an access key (secret only in a sensitive output)"}
         variables["pgp_key"] = {"type": "string", "default": None, "description": "PGP key: state then holds only the encrypted secret"}
 
     locals_: dict[str, str] = {
@@ -121,6 +123,8 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         if spec.takes_addenda:
             for name in enabled:
                 addendum = profile.addenda[name]
+                if addendum.policy is not None:
+                    continue  # its own policy, below
                 replaced = set(addendum.replaces_sids)
                 if replaced:
                     kept = [s for s in groups[0][1] if s.get("Sid") not in replaced]
@@ -149,6 +153,26 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
             user_arns.append(expr(f"{ref}.arn"))
         if "node_role" in spec.attach_to and profile.node_role:
             role_arns.append(expr(f"{ref}.arn"))
+
+    # Addenda that are their own managed policy (a deployer's, a vendor role's), each switched by its toggle.
+    for name in enabled:
+        addendum = profile.addenda[name]
+        if addendum.policy is None:
+            continue
+        statements = [render(s, refs, addendum.source) for s in addendum.statements]
+        _check_worst_case(statements, "2012-10-17", f"{profile_name}/{variant} addendum '{name}'")
+        toggle = expr(f"var.{_toggle(name)} ? 1 : 0")
+        logical = f"policy_{_var(addendum.policy.id)}"
+        add("aws_iam_policy", logical, {
+            "count": toggle, "name": render(addendum.policy.name, refs, addendum.source), "path": expr("var.path"),
+            "policy": expr(f"jsonencode({hcl_literal({'Version': '2012-10-17', 'Statement': statements})})"),
+            "description": f"{profile.title} {addendum.policy.id} policy (iam-foundry module)", "tags": expr("local.tags")})
+        for index, role in enumerate(addendum.policy.attach_to_roles):
+            add("aws_iam_role_policy_attachment", f"{logical}_existing_role_{index}", {
+                "count": toggle, "role": render(role, refs, addendum.source), "policy_arn": expr(f"aws_iam_policy.{logical}[0].arn")})
+        outputs[f"{_var(addendum.policy.id)}_policy_arn"] = {
+            "value": expr(f"one(aws_iam_policy.{logical}[*].arn)"),
+            "description": f"ARN of the {addendum.policy.id} policy (null unless {_toggle(name)})"}
 
     if creates_user:
         add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),

@@ -30,6 +30,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class AddendumPolicy:
+    """An addendum whose statements form their own managed policy instead of joining the main one:
+    for a principal the stack does not create (a deployer, a vendor's existing role)."""
+
+    id: str
+    name: str  # may hold placeholders
+    attach_to_roles: tuple[str, ...] = ()  # names (templates) of existing roles; empty = unattached
+
+
+@dataclass(frozen=True)
 class Addendum:
     name: str
     description: str
@@ -39,6 +49,8 @@ class Addendum:
     conflicts_with: tuple[str, ...] = ()
     only_variants: tuple[str, ...] = ()
     source: Path | None = None
+    policy: AddendumPolicy | None = None
+    requires_parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,15 @@ def _load_addendum(path: Path, problems: list[Problem]) -> Addendum | None:
     if found:
         problems.extend(found)
         return None
+    policy = data.get("policy")
+    own_policy = None
+    if policy is not None:
+        # Its own managed policy, for a principal the stack does not create: replacing base statements makes no sense there.
+        if not data.get("statements") or data.get("replaces_sids"):
+            problems.append(Problem(f"{path} at $.policy", "an addendum with its own policy needs statements and no replaces_sids",
+                                    '{"policy": {"id": "deployer", "name": "{{role_name}}-deployer"}, "statements": [...]}'))
+            return None
+        own_policy = AddendumPolicy(id=policy["id"], name=policy["name"], attach_to_roles=tuple(policy.get("attach_to_roles", [])))
     return Addendum(
         name=path.stem,
         description=data["description"],
@@ -127,6 +148,8 @@ def _load_addendum(path: Path, problems: list[Problem]) -> Addendum | None:
         conflicts_with=tuple(data.get("conflicts_with", [])),
         only_variants=tuple(data.get("only_variants", [])),
         source=path,
+        policy=own_policy,
+        requires_parameters=tuple(data.get("requires_parameters", [])),
     )
 
 
@@ -329,11 +352,25 @@ def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -
     statements they replace. Returns each statement with the file it came from, for error messages.
     """
     chosen = [profile.addenda[name] for name in sorted(set(addenda))] if policy.takes_addenda else []
+    chosen = [addendum for addendum in chosen if addendum.policy is None]  # those form their own policy
     replaced = {sid for addendum in chosen for sid in addendum.replaces_sids}
     merged = [(s, policy.source) for s in policy.template["Statement"] if s.get("Sid") not in replaced]
     for addendum in chosen:
         merged.extend((s, addendum.source) for s in addendum.statements)
     return merged
+
+
+def statements_using(profile: Profile, variant: str | None, addenda: list[str], placeholder: str) -> list[str]:
+    """The statements (as "file Sid") of a variant plus chosen addenda that use {{placeholder}}."""
+    marker = re.compile(r"\{\{\s*" + re.escape(placeholder) + r"\s*\}\}")
+    found: list[str] = []
+    chosen = [profile.addenda[name] for name in sorted(set(addenda)) if name in profile.addenda]
+    sources = [(s, spec.source) for spec in profile.policies(variant) for s in spec.template["Statement"]]
+    sources += [(s, a.source) for a in chosen for s in a.statements]
+    for statement, source in sources:
+        if marker.search(json.dumps(statement)):
+            found.append(f"{Path(str(source)).name} {statement.get('Sid', '(no Sid)')}")
+    return found
 
 
 def rendered_size(document: Any) -> int:

@@ -110,6 +110,15 @@ class DeploymentStack(TerraformStack):
                 user_policy_arns += policy.arns
             if "node_role" in policy_docs.attach_to:
                 role_policy_arns += policy.arns
+            if not policy_docs.attach_to:  # an addendum's own policy: its ARN is what the installer is handed
+                blocks.add_output(f"{policy_docs.id}_policy_arn", policy.arns[0] if len(policy.arns) == 1 else policy.arns,
+                                  f"ARN of the {policy_docs.id} policy" + (f" (attached to {', '.join(policy_docs.attach_to_roles)})"
+                                                                           if policy_docs.attach_to_roles else " (attach it yourself)"))
+            for role_index, role_name in enumerate(policy_docs.attach_to_roles):
+                # A role the stack does not own (e.g. the vendor's access role): destroy only detaches.
+                for part_index, arn in enumerate(policy.arns):
+                    blocks.add_resource("aws_iam_role_policy_attachment", f"{policy_docs.id}_existing_role_{role_index}_{part_index}",
+                                        {"role": role_name, "policy_arn": arn})
         blocks.add_output("policy_arns", all_arns, "ARNs of the custom managed policies (one per part)")
         blocks.add_output("policy_names", all_names, "Names of the custom managed policies")
 

@@ -10,6 +10,7 @@ import pytest
 
 from iam_foundry.config import parse_config
 from iam_foundry.policy_templates import list_profiles, load_profile
+from tests.profile_matrix import sample_parameters
 from iam_foundry.synth import synth
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -28,9 +29,9 @@ def every_variant_config() -> dict:
                 "user_name": f"u-{name}-{variant}"[:64], "policy_name": f"p-{name}-{variant}",
                 "role_name": f"r-{name}-{variant}"[:64],
                 "policy_names": {p.id: f"p-{name}-{variant}-{p.id}" for p in profile.policies(variant) if p.id != "main"},
-                "parameters": {"cloud_id": "cld_abc", "bucket": "bucket-x"} if name == "anyscale" else {},
+                "parameters": sample_parameters(name, sorted(profile.addenda)),
             })
-    return {"localstack": {"enabled": False}, "deployments": deployments}
+    return {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": deployments}
 
 
 def test_checkov_finds_nothing_beyond_the_documented_skips(tmp_path):

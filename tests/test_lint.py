@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest
@@ -12,7 +11,9 @@ from iam_foundry.documents import build_documents, lint_findings
 from iam_foundry.errors import PolicyError
 from iam_foundry.lint import accepted_findings, grammar_problems, lint_statements
 from iam_foundry.policy_templates import list_profiles, load_profile
+from iam_foundry.tfjson import expr
 from tests.conftest import TEST_ACCOUNT
+from tests.profile_matrix import choice_config, every_builtin_choice
 
 ROLE = f"arn:aws:iam::{TEST_ACCOUNT}:role/nodes"
 
@@ -41,9 +42,15 @@ def test_grammar_errors(document, words):
 
 
 def test_grammar_accepts_condition_set_operators_and_interpolations():
-    statement = {**GOOD, "Resource": "${aws_iam_role.node_role.arn}",
+    statement = {**GOOD, "Resource": expr("aws_iam_role.node_role.arn"),
                  "Condition": {"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": ["a*"]}}}
     assert grammar_problems(doc(statement), "p") == []
+
+
+def test_user_text_that_looks_like_an_expression_is_not_a_resource():
+    # Only the project's own expressions (tokens) stand in for an ARN; user text is literal.
+    statement = {**GOOD, "Resource": '${file("notes.txt")}'}
+    assert any("neither an ARN" in str(p) for p in grammar_problems(doc(statement), "p"))
 
 
 def test_trust_policy_needs_a_principal():
@@ -82,24 +89,10 @@ def test_scoped_statements_pass(statement):
     assert lint_statements([statement], "p") == []
 
 
-def every_builtin_choice():
-    for name in list_profiles():
-        profile = load_profile(name)
-        parameters = {key: "cld_abc" if key == "cloud_id" else "bucket-x" if key == "bucket" else None
-                      for key, spec in profile.parameters.items() if spec.required}
-        for variant in profile.variants:
-            allowed = [a for a, spec in profile.addenda.items() if not spec.only_variants or variant in spec.only_variants]
-            for count in range(len(allowed) + 1):
-                for addenda in itertools.combinations(allowed, count):
-                    yield name, variant, list(addenda), parameters
-
-
 @pytest.mark.parametrize(("profile", "variant", "addenda", "parameters"), list(every_builtin_choice()),
                          ids=lambda v: v if isinstance(v, str) else "+".join(v) if isinstance(v, list) else None)
 def test_builtin_profiles_have_no_unexplained_findings(profile, variant, addenda, parameters):
-    raw = {"localstack": {"enabled": False}, "deployments": [
-        {"name": "d", "profile": profile, "variant": variant, "addenda": addenda, "account_id": TEST_ACCOUNT,
-         "parameters": parameters}]}
+    raw = choice_config(profile, variant, addenda, parameters)
     documents = build_documents(parse_config(raw).deployments[0])  # raises on any unexplained finding
     accepted = {(e["rule"], e["sid"]) for e in accepted_findings(documents.profile.root)}
     assert {(f.rule, f.sid) for f in lint_findings(documents)} <= accepted
@@ -109,9 +102,7 @@ def test_every_accepted_finding_is_still_needed():
     """An acceptance that no longer matches anything is stale and must be removed."""
     seen: dict[str, set] = {}
     for profile, variant, addenda, parameters in every_builtin_choice():
-        raw = {"localstack": {"enabled": False}, "deployments": [
-            {"name": "d", "profile": profile, "variant": variant, "addenda": addenda, "account_id": TEST_ACCOUNT,
-             "parameters": parameters}]}
+        raw = choice_config(profile, variant, addenda, parameters)
         documents = build_documents(parse_config(raw).deployments[0])
         seen.setdefault(profile, set()).update((f.rule, f.sid) for f in lint_findings(documents))
     for profile in list_profiles():

@@ -55,8 +55,12 @@ def test_placeholders_become_terraform_references(modules):
     text = json.dumps(modules["ai-unlimited"]["resource"])
     assert "{{" not in text
     assert "data.aws_caller_identity.current.account_id" in text and "data.aws_partition.current.partition" in text
-    assert "secret:${local.secret_scope}" in text
+    # The server's own secrets cover every cluster; cluster_name narrows only the engine policy.
+    assert "secret:compute-engine/*" in text
+    engine = json.dumps(modules["ai-unlimited-without-iam-role-permissions"]["resource"])
+    assert "secret:${local.secret_scope}" in engine
     assert modules["ai-unlimited"]["locals"]["secret_scope"].startswith("${var.cluster_name != null")
+    assert "ec2.${data.aws_partition.current.dns_suffix}" in text
 
 
 def test_readme_is_generated_from_the_module(modules):

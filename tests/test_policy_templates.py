@@ -19,7 +19,7 @@ from iam_foundry.tfjson import expr, to_terraform
 def test_builtin_profiles_are_discovered():
     assert "nextai" in list_profiles()
     profile = load_profile("nextai")
-    assert set(profile.addenda) == {"clone-disk", "open-ports", "s3-access", "role-creation"}
+    assert set(profile.addenda) == {"clone-disk", "open-ports", "s3-access", "s3-access-node-role", "s3-object-access", "role-creation"}
     assert profile.defaults["role_name"] == "nextai-role"
 
 
@@ -53,13 +53,13 @@ def test_malformed_json_error_names_file_and_line(tmp_path):
     assert f"{bad}:4:" in str(err.value)
 
 
-def test_role_creation_replaces_the_last_two_base_statements():
+def test_role_creation_replaces_the_read_only_role_statements_and_keeps_the_conditioned_pass_role():
     profile = load_profile("nextai")
     main = profile.policies()[0]
     base = [s["Sid"] for s, _ in merge_statements(profile, main, [])]
     with_addendum = [s["Sid"] for s, _ in merge_statements(profile, main, ["role-creation"])]
-    assert base[-2:] == ["PassNodeRole", "GetNodeInstanceProfile"]
-    assert with_addendum == base[:-2] + ["CreateAndPassNodeRole", "CreateNodeInstanceProfile"]
+    assert base[-3:] == ["GetNodeRole", "PassNodeRole", "GetNodeInstanceProfile"]
+    assert with_addendum == base[:-3] + ["PassNodeRole", "CreateNodeRole", "AttachNodeRolePolicies", "CreateNodeInstanceProfile"]
 
 
 def test_addenda_order_is_stable_whatever_the_config_order():

@@ -30,7 +30,7 @@ def test_every_created_principal_is_denied_the_state_bucket():
 
     raw = make_config(path="/ml/")
     raw["deployments"] += [
-        {"name": "ai", "profile": "ai-unlimited", "role_name": "ai-role"},  # no account id: any account
+        {"name": "ai", "profile": "ai-unlimited", "role_name": "ai-role", "parameters": {"cluster_role_prefix": "ai-cluster-"}},  # no account id: any account
         {"name": "bob", "profile": "nextai", "user_name": "bob", "policy_name": "bob-policy", "create_node_role": False, "account_id": TEST_ACCOUNT},
     ]
     arns = created_principal_arns(parse_config(raw))

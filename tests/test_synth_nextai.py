@@ -14,9 +14,9 @@ from iam_foundry.synth import synth
 from tests.conftest import TEST_ACCOUNT, make_config, policy_documents, resources, statements_by_sid, synth_raw
 
 BASE_SIDS = ["RunInstancesFromAnyImage", "RunInstancesInAccount", "ManageInstances", "DescribeEC2",
-             "ManageSecurityGroups", "CreateSpotServiceLinkedRole", "PassNodeRole", "GetNodeInstanceProfile"]
+             "ManageSecurityGroups", "CreateSpotServiceLinkedRole", "GetNodeRole", "PassNodeRole", "GetNodeInstanceProfile"]
 ADDENDUM_SIDS = {"clone-disk": ["CloneDiskImages"], "open-ports": ["OpenPorts"], "s3-access": [],
-                 "role-creation": ["CreateAndPassNodeRole", "CreateNodeInstanceProfile"]}
+                 "role-creation": ["CreateNodeRole", "AttachNodeRolePolicies", "CreateNodeInstanceProfile"]}
 S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 ADDENDA_CASES = [[], ["clone-disk"], ["open-ports"], ["s3-access"], ["role-creation"],
                  ["clone-disk", "open-ports", "role-creation", "s3-access"]]
@@ -42,7 +42,7 @@ def test_snapshot_of_shipped_default_config(tmp_path, snapshot_json):
 def test_policy_statements_follow_the_addenda(synth_stack, addenda):
     stack = synth_stack(addenda=addenda)
     sids = list(statements_by_sid(stack))
-    expected = [s for s in BASE_SIDS if not ("role-creation" in addenda and s in ("PassNodeRole", "GetNodeInstanceProfile"))]
+    expected = [s for s in BASE_SIDS if not ("role-creation" in addenda and s in ("GetNodeRole", "GetNodeInstanceProfile"))]
     for name in sorted(addenda):
         expected += ADDENDUM_SIDS[name]
     assert sids == expected
@@ -58,14 +58,18 @@ def test_placeholders_filled_with_account_partition_and_names(synth_stack):
     statements = statements_by_sid(stack)
     assert statements["RunInstancesInAccount"]["Resource"][0] == f"arn:aws:ec2:*:{TEST_ACCOUNT}:instance/*"
     assert statements["OpenPorts"]["Resource"] == f"arn:aws:ec2:*:{TEST_ACCOUNT}:*"
-    assert statements["CreateAndPassNodeRole"]["Resource"] == [f"arn:aws:iam::{TEST_ACCOUNT}:role/nextai-role"]
+    assert statements["CreateNodeRole"]["Resource"] == [f"arn:aws:iam::{TEST_ACCOUNT}:role/nextai-role"]
     assert statements["CreateNodeInstanceProfile"]["Resource"] == f"arn:aws:iam::{TEST_ACCOUNT}:instance-profile/nextai-role"
-    assert "iam:CreateRole" in statements["CreateAndPassNodeRole"]["Action"]
+    assert "iam:CreateRole" in statements["CreateNodeRole"]["Action"]
+    # The launcher attaches exactly these two AWS managed policies when it creates the role itself.
+    assert statements["AttachNodeRolePolicies"]["Condition"] == {"ArnEquals": {"iam:PolicyARN": [
+        "arn:aws:iam::aws:policy/AmazonEC2FullAccess", "arn:aws:iam::aws:policy/AmazonS3FullAccess"]}}
 
 
 def test_pass_role_is_scoped_to_the_node_role(synth_stack):
     statements = statements_by_sid(synth_stack(role_name="ml-nodes", instance_profile_name="ml-nodes-profile"))
     assert statements["PassNodeRole"]["Resource"] == [f"arn:aws:iam::{TEST_ACCOUNT}:role/ml-nodes"]
+    assert statements["PassNodeRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
     assert statements["GetNodeInstanceProfile"]["Resource"] == f"arn:aws:iam::{TEST_ACCOUNT}:instance-profile/ml-nodes-profile"
     assert statements["CreateSpotServiceLinkedRole"]["Condition"] == {"StringEquals": {"iam:AWSServiceName": "spot.amazonaws.com"}}
 
@@ -82,7 +86,7 @@ def test_account_id_comes_from_caller_identity_when_not_given(tmp_path):
 
 
 def test_node_role_trust_instance_profile_and_attachments(synth_stack):
-    stack = synth_stack(addenda=["s3-access"])
+    stack = synth_stack(addenda=["s3-access", "s3-access-node-role"])
     role = resources(stack, "aws_iam_role")["node_role"]
     trust = json.loads(role["assume_role_policy"])
     assert trust["Statement"] == [{"Sid": "EC2AssumeRole", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
@@ -94,6 +98,21 @@ def test_node_role_trust_instance_profile_and_attachments(synth_stack):
     assert role_arns == sorted(["${aws_iam_policy.policy.arn}", S3_FULL])
     user_arns = sorted(a["policy_arn"] for a in resources(stack, "aws_iam_user_policy_attachment").values())
     assert user_arns == sorted(["${aws_iam_policy.policy.arn}", S3_FULL])
+
+
+def test_s3_full_access_is_switched_per_principal(synth_stack):
+    def attached(stack: dict, kind: str) -> str:
+        return json.dumps(resources(stack, kind))
+    users_only = synth_stack(addenda=["s3-access"])
+    assert S3_FULL in attached(users_only, "aws_iam_user_policy_attachment")
+    assert S3_FULL not in attached(users_only, "aws_iam_role_policy_attachment")
+    nodes_only = synth_stack(addenda=["s3-access-node-role"])
+    assert S3_FULL not in attached(nodes_only, "aws_iam_user_policy_attachment")
+    assert S3_FULL in attached(nodes_only, "aws_iam_role_policy_attachment")
+    narrow = statements_by_sid(synth_stack(addenda=["s3-object-access"]))
+    assert narrow["S3ObjectReadWrite"]["Resource"] == "arn:aws:s3:::*/*"
+    assert not any(a in ("s3:*", "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketPolicy")
+                   for s in narrow.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
 
 
 def test_s3_full_access_only_with_the_addendum(synth_stack):

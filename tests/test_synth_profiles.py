@@ -20,16 +20,18 @@ from tests.conftest import TEST_ACCOUNT, resources, synth_raw
 
 PROJECT = Path(__file__).resolve().parent.parent
 NODE_ROLE_ARN = f"arn:aws:iam::{TEST_ACCOUNT}:role/"
+AIU_PREFIX = {"cluster_role_prefix": "aiu-cluster-"}
 
 CASES = {
-    "ai-unlimited-with-iam-role-permissions": {"profile": "ai-unlimited"},
+    "ai-unlimited-with-iam-role-permissions": {"profile": "ai-unlimited", "parameters": {"cluster_role_prefix": "aiu-cluster-"}},
     "ai-unlimited-with-iam-role-permissions-all-addenda": {
         "profile": "ai-unlimited", "addenda": ["session-manager", "load-balancer"],
-        "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh"}},
+        "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh", "cluster_role_prefix": "aiu-cluster-",
+                       "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}},
     "ai-unlimited-without-iam-role-permissions": {"profile": "ai-unlimited", "variant": "without-iam-role-permissions",
-                                                  "parameters": {"cluster_name": "analytics"}},
+                                                  "parameters": {"cluster_name": "analytics", "cluster_role_prefix": "aiu-cluster-"}},
     "iguazio-vanilla": {"profile": "iguazio", "create_access_key": True, "allow_plaintext_secret_in_state": True},
-    "iguazio-eks": {"profile": "iguazio", "variant": "eks"},
+    "iguazio-eks": {"profile": "iguazio", "variant": "eks", "allow_plaintext_secret_in_state": True},
     "anyscale": {"profile": "anyscale", "parameters": {"cloud_id": "cld_abc123", "bucket": "anyscale-data"}},
 }
 
@@ -88,16 +90,21 @@ def test_every_policy_fits_the_quota_and_has_no_placeholder_left(tmp_path, case)
 @pytest.mark.parametrize(("parameters", "scope"), [({"cluster_name": "analytics"}, "compute-engine/analytics/*"),
                                                    ({}, "compute-engine/*")])
 def test_ai_unlimited_secrets_are_scoped_never_star(tmp_path, variant, parameters, scope):
-    stack = synth_one(tmp_path, profile="ai-unlimited", variant=variant, parameters=parameters)
-    secret_statements = statements_with(stack, "secretsmanager:")
-    assert secret_statements
-    for statement in secret_statements:
-        assert resources_of(statement) == [f"arn:aws:secretsmanager:us-east-1:{TEST_ACCOUNT}:secret:{scope}"]
+    stack = synth_one(tmp_path, profile="ai-unlimited", variant=variant, parameters={**parameters, **AIU_PREFIX})
+    # The server manages the secrets of every cluster it deploys: compute-engine/*, whatever cluster_name says.
+    server = [s for s in policy_by_name(stack, "ai-unlimited-workspaces")["Statement"]
+              if any(a.startswith("secretsmanager:") for a in actions_of(s))]
+    assert server and all(resources_of(s) == [f"arn:aws:secretsmanager:us-east-1:{TEST_ACCOUNT}:secret:compute-engine/*"]
+                          for s in server)
+    # cluster_name narrows only the engine (per-cluster) policy.
+    if variant == "without-iam-role-permissions":
+        engine = policy_by_name(stack, "ai-unlimited-engine")["Statement"][0]
+        assert resources_of(engine) == [f"arn:aws:secretsmanager:us-east-1:{TEST_ACCOUNT}:secret:{scope}"]
 
 
 @pytest.mark.parametrize("variant", ["with-iam-role-permissions", "without-iam-role-permissions"])
 def test_ai_unlimited_passes_the_node_role_by_arn(tmp_path, variant):
-    stack = synth_one(tmp_path, profile="ai-unlimited", variant=variant, role_name="aiu-server")
+    stack = synth_one(tmp_path, profile="ai-unlimited", variant=variant, role_name="aiu-server", parameters=AIU_PREFIX)
     pass_role = [s for s in all_statements(stack) if "iam:PassRole" in actions_of(s)]
     assert len(pass_role) == 1
     targets = resources_of(pass_role[0])
@@ -106,8 +113,8 @@ def test_ai_unlimited_passes_the_node_role_by_arn(tmp_path, variant):
 
 
 def test_ai_unlimited_variants_differ_in_role_creation(tmp_path):
-    with_roles = synth_one(tmp_path / "a", profile="ai-unlimited")
-    without = synth_one(tmp_path / "b", profile="ai-unlimited", variant="without-iam-role-permissions")
+    with_roles = synth_one(tmp_path / "a", profile="ai-unlimited", parameters=AIU_PREFIX)
+    without = synth_one(tmp_path / "b", profile="ai-unlimited", variant="without-iam-role-permissions", parameters=AIU_PREFIX)
     created = {a for s in all_statements(with_roles) for a in actions_of(s)}
     restricted = {a for s in all_statements(without) for a in actions_of(s)}
     assert {"iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy"} <= created
@@ -119,7 +126,7 @@ def test_ai_unlimited_variants_differ_in_role_creation(tmp_path):
     assert role_arns == {"${aws_iam_policy.policy.arn}", "${aws_iam_policy.policy_engine.arn}"}
     # Role management is limited to the cluster role name pattern.
     manage = next(s for s in all_statements(with_roles) if "iam:CreateRole" in actions_of(s))
-    assert resources_of(manage) == [f"{NODE_ROLE_ARN}compute-engine-*"]
+    assert resources_of(manage) == [f"{NODE_ROLE_ARN}aiu-cluster-*"]
 
 
 def test_ai_unlimited_has_no_user_and_outputs_the_role_name_and_key_pair(tmp_path):
@@ -128,12 +135,19 @@ def test_ai_unlimited_has_no_user_and_outputs_the_role_name_and_key_pair(tmp_pat
     assert stack["output"]["role_name"]["value"] == "${aws_iam_role.node_role.name}"
     assert stack["output"]["key_pair_name"]["value"] == "ops-ssh"
     sids = [s.get("Sid") for s in all_statements(stack)]
-    assert {"SessionManagerAgent", "LoadBalancerCertificates", "LoadBalancerDnsRecords"} <= set(sids)
+    assert {"SessionManagerAgent", "RequestCertificate", "HostedZoneRecords"} <= set(sids)
+    # The load balancer's certificate and DNS record are the stack creator's: a separate policy, on no role,
+    # and Route 53 only on the given hosted zone.
+    deployer = policy_by_name(stack, "ai-unlimited-deployer")
+    zone = next(s for s in deployer["Statement"] if s["Sid"] == "HostedZoneRecords")
+    assert resources_of(zone) == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"]
+    attached = {a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values()}
+    assert "${aws_iam_policy.policy_deployer.arn}" not in attached
 
 
 def test_ai_unlimited_addenda_are_absent_unless_switched_on(tmp_path):
-    sids = {s.get("Sid") for s in all_statements(synth_one(tmp_path, profile="ai-unlimited"))}
-    assert not sids & {"SessionManagerAgent", "LoadBalancerCertificates"}
+    sids = {s.get("Sid") for s in all_statements(synth_one(tmp_path, profile="ai-unlimited", parameters=AIU_PREFIX))}
+    assert not sids & {"SessionManagerAgent", "RequestCertificate", "HostedZoneRecords"}
 
 
 # --- Iguazio ------------------------------------------------------------------------------------
@@ -147,7 +161,8 @@ def test_iguazio_user_policy_and_high_availability_role(tmp_path):
     user_arns = {a["policy_arn"] for a in resources(stack, "aws_iam_user_policy_attachment").values()}
     role_arns = {a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values()}
     assert user_arns == {"${aws_iam_policy.policy.arn}"} and role_arns == {"${aws_iam_policy.policy_node.arn}"}
-    ha = policy_by_name(stack, "AssignPrivateIPAddresses")["Statement"]
+    # Named after the role, so a second deployment (another role) does not clash on the policy name.
+    ha = policy_by_name(stack, "IguazioDataScienceNode-AssignPrivateIPAddresses")["Statement"]
     move = next(s for s in ha if "ec2:AssignPrivateIpAddresses" in actions_of(s))
     assert set(actions_of(move)) == {"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
     assert move["Resource"] == f"arn:aws:ec2:us-east-1:{TEST_ACCOUNT}:network-interface/*"
@@ -156,14 +171,14 @@ def test_iguazio_user_policy_and_high_availability_role(tmp_path):
 
 def test_iguazio_pass_role_is_the_node_role_not_any_account(tmp_path):
     for variant in ("vanilla", "eks"):
-        stack = synth_one(tmp_path / variant, profile="iguazio", variant=variant)
+        stack = synth_one(tmp_path / variant, profile="iguazio", variant=variant, allow_plaintext_secret_in_state=True)
         pass_role = [s for s in all_statements(stack) if "iam:PassRole" in actions_of(s) and "iam:CreateRole" not in actions_of(s)]
         assert [resources_of(s) for s in pass_role] == [[f"{NODE_ROLE_ARN}IguazioDataScienceNode"]]
         assert "arn:aws:iam::*:" not in json.dumps(all_statements(stack))
 
 
 def test_iguazio_eks_fills_the_account_id(tmp_path):
-    text = json.dumps(all_statements(synth_one(tmp_path, profile="iguazio", variant="eks")))
+    text = json.dumps(all_statements(synth_one(tmp_path, profile="iguazio", variant="eks", allow_plaintext_secret_in_state=True)))
     assert f"arn:aws:iam::{TEST_ACCOUNT}:role/eksctl-*" in text and "$AWS_ACCOUNT_ID" not in text
 
 
@@ -173,7 +188,8 @@ def test_anyscale_role_bucket_access_and_compute_config(tmp_path):
     stack = synth_one(tmp_path, **CASES["anyscale"])
     assert "aws_iam_user" not in stack["resource"]
     role = resources(stack, "aws_iam_role")["node_role"]
-    assert role["name"] == "cld_abc123-cluster_node_role"
+    # Not <cloud_id>-cluster_node_role: a Managed-Resources cloud already has that role (EntityAlreadyExists).
+    assert role["name"] == "anyscale-cluster-node-cld_abc123"
     trust = json.loads(role["assume_role_policy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
     statement = policy_by_name(stack, "cld_abc123-cluster_node_s3_access")["Statement"][0]

@@ -27,7 +27,9 @@ from .escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
 RISK_FILE = "risk-accepted.json"
 BUILTIN_ACCOUNT = "123456789012"
 # Values for a built-in profile's required parameters when every combination is checked.
-SAMPLE_PARAMETERS = {"cloud_id": "cld_abc123", "bucket": "my-anyscale-bucket"}
+SAMPLE_PARAMETERS = {"cloud_id": "cld_abc123", "bucket": "my-anyscale-bucket", "cluster_role_prefix": "aiu-cluster-",
+                     "hosted_zone_id": "Z0123456789ABCDEFGHIJ", "access_role_name": "anyscale-iam-role-abc"}
+BUILTIN_REGION = "us-east-1"  # explicit: region-scoped profiles refuse a config without one
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,12 @@ def builtin_combinations() -> Iterator[tuple[str, str, tuple[str, ...]]]:
 
 def builtin_config(profile: str, variant: str, addenda: Sequence[str]) -> FoundryConfig:
     spec = load_profile(profile)
-    parameters = {k: SAMPLE_PARAMETERS.get(k, "sample") for k, p in spec.parameters.items() if p.required}
-    return parse_config({"localstack": {"enabled": False}, "deployments": [
+    needed = {k for k, p in spec.parameters.items() if p.required} | {k for a in addenda for k in spec.addenda[a].requires_parameters}
+    parameters = {k: SAMPLE_PARAMETERS.get(k, "sample") for k in sorted(needed)}
+    return parse_config({"region": BUILTIN_REGION, "localstack": {"enabled": False}, "deployments": [
         {"name": profile, "profile": profile, "variant": variant, "addenda": list(addenda), "account_id": BUILTIN_ACCOUNT,
-         "parameters": parameters}]})
+         # A profile whose installer needs the user's key (Iguazio) creates one; its secret is not analysed.
+         "parameters": parameters, "allow_plaintext_secret_in_state": True}]})
 
 
 def check_builtin(profile: str, variant: str, addenda: Sequence[str]) -> list[PrincipalCheck]:

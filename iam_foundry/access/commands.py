@@ -124,9 +124,12 @@ def can(obj: Any, principal: str, action: str, resource: str, context_pairs: tup
 @click.pass_obj
 def check(obj: Any, as_json: bool, markdown: bool, builtin: bool) -> None:
     """Privilege-escalation verdict of every principal: bounded, can-modify-own-role or admin-equivalent
-    (with the path). Exit 1 on an admin-equivalent principal whose paths the profile does not accept in
-    policy_json/<profile>/risk-accepted.json."""
-    from .check import as_json as checks_json, builtin_combinations, check_builtin, check_config, markdown_table, route_text, verdict_text
+    (with the path), then each deployment's call contract (N/N required calls allowed, never-needed
+    calls denied). Exit 1 on an admin-equivalent principal whose paths the profile does not accept in
+    policy_json/<profile>/risk-accepted.json, or on any contract miss."""
+    from .check import (as_json as checks_json, builtin_combinations, builtin_config, check_builtin, check_config, markdown_table,
+                        route_text, verdict_text)
+    from .contracts import contract_results, format_results, summarize
 
     if markdown:
         out.print(markdown_table(), end="", highlight=False, markup=False, soft_wrap=True)
@@ -158,4 +161,16 @@ def check(obj: Any, as_json: bool, markdown: bool, builtin: bool) -> None:
     for c in checks:
         for note in c.report.notes:
             err.print(f"[yellow]note:[/yellow] {escape(c.report.identity.key)}: {escape(note)}", highlight=False, soft_wrap=True)
-    sys.exit(1 if failing else 0)
+    # Call contracts: what the platform must be able to call, and must not (policy_json/<profile>/contract.json).
+    if builtin:
+        deployments = [(f"{p} ({v}) {', '.join(a) or '-'}", builtin_config(p, v, a).deployments[0]) for p, v, a in builtin_combinations()]
+    else:
+        deployments = [(d.name, d) for d in obj.config.deployments]
+    contract_failed = False
+    for label, deployment in deployments:
+        results = contract_results(deployment)
+        summary = summarize(label, results)
+        contract_failed |= not summary.ok
+        if not as_json and (not builtin or not summary.ok):
+            (out if summary.ok else err).print(escape(format_results(label, results)), highlight=False, soft_wrap=True)
+    sys.exit(1 if failing or contract_failed else 0)

@@ -1,8 +1,7 @@
 """The identity policies of a deployment's principals, as AWS will hold them.
 
-Rendered documents are written for Terraform: an unknown account id is an interpolation and IAM
-policy variables are escaped as `$${...}`. Here they are turned back into what AWS stores, and the
-AWS managed policies a deployment attaches are read from the copies shipped in `managed/`.
+Rendered documents are plan values: an unknown account id is a token for the plan-time lookup (see
+tfjson.py). Here it is filled with a stand-in account, giving what AWS stores, and the AWS managed policies a deployment attaches are read from the copies shipped in `managed/`.
 """
 
 from __future__ import annotations

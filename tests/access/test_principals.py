@@ -29,7 +29,7 @@ def test_user_and_role_policies_with_sources():
 
 
 def test_managed_policies_are_included_from_the_shipped_copies():
-    documents = documents_of(account_id=TEST_ACCOUNT, addenda=["s3-access"])
+    documents = documents_of(account_id=TEST_ACCOUNT, addenda=["s3-access", "s3-access-node-role"])
     for principal in ("user", "node_role"):
         names = [p.name for p in principal_policies(documents, principal)]
         assert names == ["nextai-policy", "AmazonS3FullAccess"]

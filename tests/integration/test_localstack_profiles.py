@@ -17,7 +17,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "custom"
 def test_ai_unlimited_with_iam_role_permissions_and_all_addenda(localstack_endpoint, iam, tmp_path):
     names = unique_names("it-aiu")
     deployment = {"name": "aiu", "profile": "ai-unlimited", "addenda": ["session-manager", "load-balancer"],
-                  "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh"},
+                  "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh", "cluster_role_prefix": "aiu-cluster-",
+                                 "hosted_zone_id": "Z0123456789ABCDEFGHIJ"},
                   "role_name": names["role_name"], "policy_name": names["policy_name"]}
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "aiu", tmp_path, iam)
     assert outputs["key_pair_name"] == "ops-ssh"
@@ -27,6 +28,7 @@ def test_ai_unlimited_with_iam_role_permissions_and_all_addenda(localstack_endpo
 def test_ai_unlimited_without_iam_role_permissions(localstack_endpoint, iam, tmp_path):
     names = unique_names("it-aiu-r")
     deployment = {"name": "aiu", "profile": "ai-unlimited", "variant": "without-iam-role-permissions",
+                  "parameters": {"cluster_role_prefix": "aiu-cluster-"},
                   "role_name": names["role_name"], "policy_name": names["policy_name"]}
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "aiu", tmp_path, iam)
     assert len(outputs["policy_arns"]) == 2  # restricted workspaces policy + engine policy
@@ -46,7 +48,7 @@ def test_anyscale(localstack_endpoint, iam, tmp_path):
                   "parameters": {"cloud_id": f"cld_{unique_names('x')['role_name'][2:8]}", "bucket": "anyscale-it-bucket",
                                  "cloud_account_id": "000000000000"}}
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "anyscale", tmp_path, iam)
-    assert outputs["role_name"].endswith("-cluster_node_role")
+    assert outputs["role_name"].startswith("anyscale-cluster-node-cld_")
     assert json.loads(outputs["compute_config_json"]) == {"IamInstanceProfile": {"Arn": outputs["instance_profile_arn"]}}
 
 

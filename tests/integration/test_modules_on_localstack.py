@@ -39,7 +39,7 @@ def test_hcl_consumer(localstack_endpoint, iam, tmp_path, fixture):
         outputs = json.loads(terraform.run("output", "-json", "-no-color").stdout)
         if fixture == "anyscale":
             config = json.loads(outputs["compute_config_json"]["value"])
-            profile = iam.get_instance_profile(InstanceProfileName=f"cld_{suffix}-cluster_node_role")["InstanceProfile"]
+            profile = iam.get_instance_profile(InstanceProfileName=f"anyscale-cluster-node-cld_{suffix}")["InstanceProfile"]
             assert config == {"IamInstanceProfile": {"Arn": profile["Arn"]}}
         else:
             role = iam.get_role(RoleName=f"nextai-role-{suffix}")["Role"]

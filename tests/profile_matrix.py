@@ -1,0 +1,46 @@
+"""Every built-in profile x variant x addenda combination, with sample values for the parameters
+each needs (looping over profile data, so a new profile or addendum is covered without edits)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterator
+
+from iam_foundry.policy_templates import list_profiles, load_profile
+from tests.conftest import TEST_ACCOUNT
+
+# One valid sample per parameter name a built-in profile may require.
+SAMPLE_PARAMETERS = {
+    "cloud_id": "cld_abc",
+    "bucket": "bucket-x",
+    "cluster_role_prefix": "aiu-engine-",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "access_role_name": "anyscale-iam-role-abc",
+}
+SAMPLE_REGION = "eu-west-1"  # not the default region, so a silent us-east-1 would show
+
+
+def sample_parameters(profile_name: str, addenda: list[str]) -> dict[str, str]:
+    profile = load_profile(profile_name)
+    needed = {key for key, spec in profile.parameters.items() if spec.required}
+    needed |= {key for name in addenda for key in profile.addenda[name].requires_parameters}
+    return {key: SAMPLE_PARAMETERS[key] for key in sorted(needed)}
+
+
+def every_builtin_choice() -> Iterator[tuple[str, str, list[str], dict[str, str]]]:
+    for name in list_profiles():
+        profile = load_profile(name)
+        for variant in profile.variants:
+            allowed = [a for a, spec in profile.addenda.items() if not spec.only_variants or variant in spec.only_variants]
+            for count in range(len(allowed) + 1):
+                for addenda in itertools.combinations(allowed, count):
+                    yield name, variant, list(addenda), sample_parameters(name, list(addenda))
+
+
+def choice_config(profile: str, variant: str, addenda: list[str], parameters: dict[str, str],
+                  **fields: Any) -> dict[str, Any]:
+    """A raw config with one deployment of that choice (real-AWS shaped, explicit account and region)."""
+    return {"region": SAMPLE_REGION, "localstack": {"enabled": False}, "deployments": [
+        {"name": "d", "profile": profile, "variant": variant, "addenda": addenda, "account_id": TEST_ACCOUNT,
+         # Iguazio's installer needs the user's key (on by default): accept it in clear for these document tests.
+         "parameters": parameters, "allow_plaintext_secret_in_state": True, **fields}]}
