@@ -69,8 +69,9 @@ def report(obj: Any, stacks: tuple[str, ...], formats: tuple[str, ...], out_dir:
               help="A newly published vendor policy (JSON document or list of statements).")
 @click.option("--variant", default=None, help="Profile variant to compare (default: the profile's default).")
 def vendor_diff(profile: str, against_file: Path, variant: str | None) -> None:
-    """Actions and resources a newly published vendor policy adds or removes relative to PROFILE.
-    Exit 1 when they differ."""
+    """Actions and resources a newly published vendor policy adds or removes relative to PROFILE, and
+    relative to the vendor copy the profile was made from (policy_json/PROFILE/vendor/, same file name).
+    Exit 1 when the vendor changed since that copy (or, with no copy of that name, when actions differ)."""
     from ..policy_templates import list_profiles, load_profile
     from .vendor import against
 
@@ -85,15 +86,18 @@ def vendor_diff(profile: str, against_file: Path, variant: str | None) -> None:
     for title, items in (("actions added (in the file, not in the profile)", diff.actions_added),
                          ("actions removed (in the profile, not in the file)", diff.actions_removed),
                          ("resources added", diff.resources_added), ("resources removed", diff.resources_removed)):
-        out.print(f"  {title}: {len(items)}", highlight=False)
+        out.print(f"  {title}: {len(items)}", highlight=False, soft_wrap=True)
         for item in items:
             out.print(f"    {'+' if 'added' in title else '-'} {escape(item)}", highlight=False, soft_wrap=True)
     if diff.since_copy is not None:
-        added, removed = diff.since_copy
-        out.print(f"  since the committed vendor copy: {len(added)} actions added, {len(removed)} removed", highlight=False)
-        for item in added:
-            out.print(f"    + {escape(item)}", highlight=False)
-        for item in removed:
-            out.print(f"    - {escape(item)}", highlight=False)
-    changed = diff.actions_added or diff.actions_removed or diff.resources_added or diff.resources_removed
+        actions_added, actions_removed, resources_added, resources_removed = diff.since_copy
+        out.print(f"  since the committed vendor copy: {len(actions_added)} actions added, {len(actions_removed)} removed; "
+                  f"{len(resources_added)} resources added, {len(resources_removed)} removed", highlight=False, soft_wrap=True)
+        for sign, items in (("+", actions_added), ("-", actions_removed), ("+", resources_added), ("-", resources_removed)):
+            for item in items:
+                out.print(f"    {sign} {escape(item)}", highlight=False, soft_wrap=True)
+        changed = any(diff.since_copy)
+    else:
+        out.print("  no committed vendor copy has this file name: compared with the profile only", highlight=False, soft_wrap=True)
+        changed = bool(diff.actions_added or diff.actions_removed)
     sys.exit(1 if changed else 0)

@@ -91,10 +91,19 @@ def vendor_statements(data: Any) -> list[dict[str, Any]]:
     return [s for s in _as_list(data.get("Statement", [])) if isinstance(s, dict)] if isinstance(data, dict) else []
 
 
+PROPER: dict[str, str] = {}  # lower-case action -> AWS's casing, for display
+
+
 @lru_cache(maxsize=4096)
 def _expand_one(pattern: str) -> frozenset[str]:
-    found = actions.expand(pattern)
-    return frozenset(a.lower() for a in found) if found else frozenset({pattern.lower()})
+    found = actions.expand(pattern) or [pattern]
+    for name in found:
+        PROPER.setdefault(name.lower(), name)
+    return frozenset(a.lower() for a in found)
+
+
+def proper(names: Iterable[str]) -> list[str]:
+    return sorted(PROPER.get(n, n) for n in names)
 
 
 def expand_actions(patterns: Iterable[str]) -> frozenset[str]:
@@ -105,7 +114,7 @@ def statement_actions(statement: Mapping[str, Any]) -> frozenset[str]:
     return expand_actions(tuple(_as_list(statement.get("Action", []))))
 
 
-_ACCOUNT = re.compile(r"<[^>]*acc[^>]*>|\{\{\s*account_id\s*\}\}|\$\{[^}]*acc[^}]*\}", re.IGNORECASE)
+_ACCOUNT = re.compile(r"<[^>]*acc[^>]*>|\{\{\s*account_id\s*\}\}|\$\{[^}]*acc[^}]*\}|\$[A-Z_]*ACCOUNT[A-Z_]*", re.IGNORECASE)
 _PARTITION = re.compile(r"\{\{\s*partition\s*\}\}")
 _OTHER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}|<([^>]+)>|\$\{([^}]+)\}")
 
@@ -133,7 +142,7 @@ def load_map(profile: Profile) -> VendorMap | None:
     for section in ("policies", "addenda"):
         for key, files in data.get(section, {}).items():
             for name in files:
-                if not (profile.root / name).is_file():
+                if not (profile.root / name.partition("#")[0]).is_file():
                     problems.append(Problem(f"{path}: {section}.{key}", f"vendor file '{name}' does not exist",
                                             "copy the published file into the profile's vendor/ folder"))
     for key in data.get("addenda", {}):
@@ -178,17 +187,28 @@ def _ours(profile: Profile, variant: str | None, addenda: Sequence[str]) -> list
     return result
 
 
-def _theirs(profile: Profile, vmap: VendorMap, variant: str | None, addenda: Sequence[str]) -> list[Sourced]:
-    files: list[str] = []
+def _vendor_file(root: Path, entry: str) -> list[Sourced]:
+    """The statements of one mapped vendor file; `file.json#Sid` takes only that statement."""
+    name, _, sid = entry.partition("#")
+    result = []
+    for index, statement in enumerate(vendor_statements(read_json(root / name))):
+        if sid and statement.get("Sid") != sid:
+            continue
+        label = f" ({statement['Sid']})" if statement.get("Sid") else ""
+        result.append(Sourced(statement, name, f"{Path(name).name} #{index + 1}{label}"))
+    return result
+
+
+def _theirs(profile: Profile, vmap: VendorMap, variant: str | None, addenda: Sequence[str]) -> dict[str, list[Sourced]]:
+    """Vendor statements by the profile file (policy template or addendum) that derives from them."""
+    result: dict[str, list[Sourced]] = {}
     for spec in profile.policies(variant):
-        files += vmap.policies.get(spec.source.relative_to(profile.root).as_posix(), ())
-    for name in sorted(set(addenda)):
-        files += vmap.addenda.get(name, ())
-    result: list[Sourced] = []
-    for name in dict.fromkeys(files):
-        for index, statement in enumerate(vendor_statements(read_json(profile.root / name))):
-            sid = f" ({statement['Sid']})" if statement.get("Sid") else ""
-            result.append(Sourced(statement, name, f"{Path(name).name} #{index + 1}{sid}"))
+        name = spec.source.relative_to(profile.root).as_posix()
+        result[name] = [s for entry in vmap.policies.get(name, ()) for s in _vendor_file(profile.root, entry)]
+    for addendum in sorted(set(addenda)):
+        source = profile.addenda[addendum].source
+        name = source.relative_to(profile.root).as_posix() if source else addendum
+        result[name] = [s for entry in vmap.addenda.get(addendum, ()) for s in _vendor_file(profile.root, entry)]
     return result
 
 
@@ -206,21 +226,44 @@ def _norm_condition(condition: Any) -> Any:
 
 
 def _short(names: Iterable[str]) -> str:
-    names = sorted(names)
+    names = proper(names)
     return ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
 
 
-def compare(ours: Sequence[Sourced], theirs: Sequence[Sourced], vmap: VendorMap | None, profile: str) -> VendorDiff:
-    """Every statement of ours against the vendor statements that grant the same actions."""
-    diff = VendorDiff(profile, list(dict.fromkeys(t.file for t in theirs)))
+def _origin(mine: Sourced, wanted: frozenset[str], their_actions: Sequence[tuple[Sourced, frozenset[str]]]
+            ) -> list[tuple[Sourced, frozenset[str]]]:
+    """The vendor statements a statement of ours derives from: an identical one if there is one, else
+    for each action the first vendor statement granting it whose resources cover ours (or just the first)."""
+    effect = mine.statement.get("Effect", "Allow")
+    candidates = [(t, a) for t, a in their_actions if a & wanted and t.statement.get("Effect", "Allow") == effect]
+    mine_res, mine_cond = sorted(_resources(mine.statement)), _norm_condition(mine.statement.get("Condition"))
+    for t, a in candidates:
+        if a == wanted and sorted(_resources(t.statement)) == mine_res and _norm_condition(t.statement.get("Condition")) == mine_cond:
+            return [(t, a)]
+    chosen: dict[str, tuple[Sourced, set[str]]] = {}
+    for action in sorted(wanted):
+        having = [(t, a) for t, a in candidates if action in a]
+        if not having:
+            continue
+        covering = [(t, a) for t, a in having if all(any(_covers(v, r) for v in _resources(t.statement)) for r in mine_res)]
+        t, _ = (covering or having)[0]
+        chosen.setdefault(t.label + t.file, (t, set()))[1].add(action)
+    return [(t, frozenset(actions_)) for t, actions_ in chosen.values()]
+
+
+def compare(ours: Sequence[Sourced], theirs: Mapping[str, Sequence[Sourced]], vmap: VendorMap | None, profile: str) -> VendorDiff:
+    """Every statement of ours against the vendor statements its file derives from; a vendor action
+    counts as kept when any statement of ours grants it (an addendum may replace a base statement)."""
+    unique = {(t.file, t.label): t for file in theirs.values() for t in file}
+    diff = VendorDiff(profile, list(dict.fromkeys(t.file for t in unique.values())))
     covered: set[str] = set()
-    their_actions = [(t, statement_actions(t.statement)) for t in theirs]
+    per_file = {file: [(t, statement_actions(t.statement)) for t in statements] for file, statements in theirs.items()}
+    their_actions = [(t, statement_actions(t.statement)) for t in unique.values()]
     for mine in ours:
         wanted = statement_actions(mine.statement)
-        origin = [(t, a & wanted) for t, a in their_actions
-                  if a & wanted and t.statement.get("Effect", "Allow") == mine.statement.get("Effect", "Allow")]
+        covered |= wanted
+        origin = _origin(mine, wanted, per_file.get(mine.file, []))
         have = frozenset().union(*(a for _, a in origin)) if origin else frozenset()
-        covered |= have
         extra = wanted - have
         reasons = [r for r in (vmap.added if vmap else ()) if r.actions & extra and (not r.sid or r.sid == mine.label)]
         explained = frozenset().union(*(r.actions for r in reasons)) if reasons else frozenset()
@@ -229,7 +272,7 @@ def compare(ours: Sequence[Sourced], theirs: Sequence[Sourced], vmap: VendorMap 
                                          f"record why in {profile}/{MAP_FILE} \"added\" with its source, or map the right vendor file"))
         why = tuple(f"{r.why} (source: {r.source})" for r in reasons)
         if not origin:
-            diff.statements.append(StatementDiff(mine.label, mine.file, "added", (), (), tuple(sorted(wanted)), why))
+            diff.statements.append(StatementDiff(mine.label, mine.file, "added", (), (), tuple(proper(wanted)), why))
             continue
         how: list[str] = []
         mine_res, mine_cond = _resources(mine.statement), _norm_condition(mine.statement.get("Condition"))
@@ -249,7 +292,7 @@ def compare(ours: Sequence[Sourced], theirs: Sequence[Sourced], vmap: VendorMap 
             how.append(f"adds {_short(extra)}")
         status = "identical" if not how else "narrowed" if narrowed and not extra else "changed"
         diff.statements.append(StatementDiff(mine.label, mine.file, status, tuple(t.label for t, _ in origin), tuple(how),
-                                             tuple(sorted(extra)), why))
+                                             tuple(proper(extra)), why))
     for theirs_statement, their in their_actions:
         missing = their - covered
         if not missing:
@@ -261,9 +304,9 @@ def compare(ours: Sequence[Sourced], theirs: Sequence[Sourced], vmap: VendorMap 
                                          f"vendor actions the profile leaves out: {_short(missing - explained)}",
                                          f"record why in {profile}/{MAP_FILE} \"omitted\" with its source"))
         for reason in reasons:
-            diff.omitted.append(Omission(tuple(sorted(reason.actions & missing)), theirs_statement.label, reason.why, reason.source))
+            diff.omitted.append(Omission(tuple(proper(reason.actions & missing)), theirs_statement.label, reason.why, reason.source))
         if missing - explained:
-            diff.omitted.append(Omission(tuple(sorted(missing - explained)), theirs_statement.label, "no reason recorded", ""))
+            diff.omitted.append(Omission(tuple(proper(missing - explained)), theirs_statement.label, "no reason recorded", ""))
     return diff
 
 
@@ -290,7 +333,8 @@ class AgainstDiff:
     actions_removed: list[str]    # in the profile's vendor-derived statements, not in the new file
     resources_added: list[str]
     resources_removed: list[str]
-    since_copy: tuple[list[str], list[str]] | None   # actions added/removed since the committed vendor copy
+    # Since the committed vendor copy: actions added, removed, resources added, removed (None: no copy of that name).
+    since_copy: tuple[list[str], list[str], list[str], list[str]] | None
     compared_with: list[str]
 
 
@@ -302,27 +346,31 @@ def against(profile_name: str, file: Path, variant: str | None = None) -> Agains
     new = vendor_statements(read_json(file))
     if not new:
         raise PolicyError(Problem(str(file), "no IAM statements in this file", "give a policy document or a list of statements"))
-    every = list(profile.addenda)
-    ours = _ours(profile, variant, [a for a in every if not profile.addenda[a].only_variants or (variant or profile.default_variant)
-                                    in profile.addenda[a].only_variants])
+    # Base statements as published (no addendum replacing any) plus every addendum's own statements.
+    ours = _ours(profile, variant, [])
+    for addendum in profile.addenda.values():
+        name = addendum.source.relative_to(profile.root).as_posix() if addendum.source else addendum.name
+        ours += [Sourced(s, name, s.get("Sid", "")) for s in addendum.statements]
     copy: Path | None = None
     if vmap is not None:
         sources: dict[str, list[str]] = {}
         for key, files in [*vmap.policies.items(), *((profile.addenda[k].source.relative_to(profile.root).as_posix()  # type: ignore[union-attr]
                                                       if profile.addenda[k].source else k, v) for k, v in vmap.addenda.items())]:
             for name in files:
-                sources.setdefault(Path(name).name, []).append(key)
+                sources.setdefault(Path(name.partition("#")[0]).name, []).append(key)
         if file.name in sources:
             ours = [o for o in ours if o.file in sources[file.name]]
-            copy = next(profile.root / n for files in [*vmap.policies.values(), *vmap.addenda.values()] for n in files
-                        if Path(n).name == file.name)
+            copy = next(profile.root / n.partition("#")[0] for files in [*vmap.policies.values(), *vmap.addenda.values()] for n in files
+                        if Path(n.partition("#")[0]).name == file.name)
     mine_actions = expand_actions(tuple(a for o in ours for a in _as_list(o.statement.get("Action", []))))
     new_actions = expand_actions(tuple(a for s in new for a in _as_list(s.get("Action", []))))
     mine_res = {r for o in ours for r in _resources(o.statement)}
     new_res = {r for s in new for r in _resources(s)}
     since = None
     if copy is not None:
-        old_actions = expand_actions(tuple(a for s in vendor_statements(read_json(copy)) for a in _as_list(s.get("Action", []))))
-        since = (sorted(new_actions - old_actions), sorted(old_actions - new_actions))
-    return AgainstDiff(sorted(new_actions - mine_actions), sorted(mine_actions - new_actions), sorted(new_res - mine_res),
+        old = vendor_statements(read_json(copy))
+        old_actions = expand_actions(tuple(a for s in old for a in _as_list(s.get("Action", []))))
+        old_res = {r for s in old for r in _resources(s)}
+        since = (proper(new_actions - old_actions), proper(old_actions - new_actions), sorted(new_res - old_res), sorted(old_res - new_res))
+    return AgainstDiff(proper(new_actions - mine_actions), proper(mine_actions - new_actions), sorted(new_res - mine_res),
                        sorted(mine_res - new_res), since, sorted({o.file for o in ours}))
