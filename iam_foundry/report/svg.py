@@ -14,7 +14,7 @@ from html import escape
 
 from .graph import Edge, Graph, Node
 
-COLUMN, ROW, BOX_W, LINE_H, PAD, MARGIN = 330, 40, 210, 15, 10, 40
+COLUMN, ROW, BOX_W, LINE_H, PAD, MARGIN = 400, 80, 200, 15, 10, 40
 LABEL_CHARS = 30
 FILL = {"user": "#e3f2fd", "role": "#e8f5e9", "instance-profile": "#f3e5f5", "service": "#fffde7", "pattern": "#fff3e0",
         "existing": "#eceff1", "admin": "#c62828"}
@@ -82,6 +82,7 @@ def _node(node: Node, box: Box) -> str:
 
 
 def _edge(edge: Edge, boxes: dict[str, Box], index: int) -> str:
+    """One edge; `index` is its rank among edges leaving the same column, to stagger their labels."""
     a, b = boxes[edge.source], boxes[edge.target]
     colour, width = (RED, 3) if edge.escalation else (GREY, 1.5)
     marker = "arrow-red" if edge.escalation else "arrow"
@@ -94,11 +95,12 @@ def _edge(edge: Edge, boxes: dict[str, Box], index: int) -> str:
         x1, y1 = (a.x + a.w, a.y + a.h / 2) if forward else (a.x + a.w / 2, a.y + a.h)
         x2, y2 = (b.x, b.y + b.h / 2) if forward else (b.x + b.w / 2, b.y)
         bend = max(abs(x2 - x1) / 2, 40)
-        d = (f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}" if forward
-             else f"M {x1} {y1} C {x1 - 80} {y1 + 40}, {x2 - 80} {y2 - 40}, {x2} {y2}")
-        # Labels of edges between the same columns are staggered so they overlap less.
-        lx, ly = (x1 + x2) / 2, (y1 + y2) / 2 - 4 + (index % 3) * 11 - 11
-    label = textwrap.shorten(edge.label, 70, placeholder="…")
+        c1, c2 = ((x1 + bend, y1), (x2 - bend, y2)) if forward else ((x1 - 80, y1 + 40), (x2 - 80, y2 - 40))
+        d = f"M {x1} {y1} C {c1[0]} {c1[1]}, {c2[0]} {c2[1]}, {x2} {y2}"
+        # The label sits on the curve's midpoint, staggered among edges leaving the same column.
+        lx = (x1 + 3 * c1[0] + 3 * c2[0] + x2) / 8
+        ly = (y1 + 3 * c1[1] + 3 * c2[1] + y2) / 8 - 4 + (index % 4) * 12 - 12
+    label = textwrap.shorten(edge.label, 60, placeholder="…")
     return (f'<g class="edge{" escalation" if edge.escalation else ""}" data-source="{escape(edge.source)}" data-target="{escape(edge.target)}">'
             f'<title>{escape(edge.label)}</title>'
             f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{width}" marker-end="url(#{marker})"/>'
@@ -110,8 +112,14 @@ def render_svg(graph: Graph) -> str:
     boxes, width, height = layout(graph)
     defs = "".join(f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                    f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{colour}"/></marker>' for name, colour in (("arrow", GREY), ("arrow-red", RED)))
-    edges = "".join(_edge(e, boxes, i) for i, e in enumerate(graph.edges))
+    rank: dict[float, int] = {}
+    parts = []
+    for edge in graph.edges:
+        column = boxes[edge.source].x
+        rank[column] = rank.get(column, -1) + 1
+        parts.append(_edge(edge, boxes, rank[column]))
+    edges = "".join(parts)
     nodes = "".join(_node(n, boxes[n.id]) for n in graph.nodes)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" id="graph" width="{width:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" role="img" aria-label="principals and escalation paths">'
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" id="iam-graph" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" style="max-width:100%;height:auto" font-family="sans-serif" role="img" aria-label="principals and escalation paths">'
             f'<defs>{defs}</defs><rect width="100%" height="100%" fill="#fafafa"/>{edges}{nodes}</svg>')
