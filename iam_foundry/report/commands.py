@@ -28,6 +28,15 @@ def render(report: Any, fmt: str) -> str:
     return render_html(report)
 
 
+def render_report(config: Any, name: str, fmt: str) -> str:
+    """One deployment's report as text (the analysis still sees every deployment of the config)."""
+    from ..documents import build_documents
+    from .model import report_from
+
+    documents = [build_documents(d) for d in config.deployments]
+    return render(report_from(next(d for d in documents if d.deployment.name == name), documents, config.backend), fmt)
+
+
 def write_reports(config: Any, names: list[str], formats: list[str], outdir: Path) -> list[Path]:
     """One self-contained file per deployment and format; the analysis sees every deployment of the config."""
     from ..documents import build_documents
@@ -49,7 +58,8 @@ def write_reports(config: Any, names: list[str], formats: list[str], outdir: Pat
 @click.option("--stack", "-s", "stacks", multiple=True, metavar="NAME", help="Deployment to report on; repeat for several. Default: all.")
 @click.option("--format", "formats", type=click.Choice(sorted(FORMATS)), multiple=True,
               help="md (renders on GitHub/GitLab, graph in Mermaid) or html (one file, inline SVG). Default: both.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help=f"Folder for the files. Default: {REPORT_DIR}/ beside the config.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help=f"Folder for the files (default: {REPORT_DIR}/ beside the config), or a file ending in .md/.html for one deployment and format.")
 @click.pass_obj
 def report(obj: Any, stacks: tuple[str, ...], formats: tuple[str, ...], out_dir: Path | None) -> None:
     """A security reviewer's page per deployment: verdicts, the escalation graph, actions by access
@@ -57,9 +67,22 @@ def report(obj: Any, stacks: tuple[str, ...], formats: tuple[str, ...], out_dir:
     config = obj.config
     names = [config.deployment(n).name for n in stacks] if stacks else [d.name for d in config.deployments]
     target = out_dir if out_dir is not None else obj.config_path.resolve().parent / REPORT_DIR
+    chosen = list(dict.fromkeys(formats)) or ["md", "html"]
+    if target.suffix in FORMATS.values():
+        # One named file, e.g. docs/sample-report.md: one deployment, the format its suffix says.
+        fmt = next(k for k, v in FORMATS.items() if v == target.suffix)
+        if len(names) != 1 or (formats and chosen != [fmt]):
+            raise FoundryError(Problem(f"--out {target}", "a file name takes exactly one deployment in its own format",
+                                       f"add -s NAME (deployments: {names}) and drop --format, or give a folder"))
+        if target.is_dir():
+            raise FoundryError(Problem(f"--out {target}", "is a folder named like a file", "give another name"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_report(config, names[0], fmt), encoding="utf-8")
+        out.print(escape(str(target)), highlight=False, soft_wrap=True)
+        return
     if target.exists() and not target.is_dir():
         raise FoundryError(Problem(f"--out {target}", "is a file", "give a folder (it is created when missing)"))
-    for path in write_reports(config, names, list(dict.fromkeys(formats)) or ["md", "html"], target):
+    for path in write_reports(config, names, chosen, target):
         out.print(escape(str(path)), highlight=False, soft_wrap=True)
 
 
