@@ -128,7 +128,11 @@ def normalize_resource(resource: str) -> str:
 def _covers(vendor: str, ours: str) -> bool:
     """Is our resource inside the vendor's (a vendor wildcard or placeholder covers anything)?"""
     pattern = re.sub(r"<[^>]+>", "*", vendor)
-    return fnmatch.fnmatchcase(ours, pattern) or ours == vendor
+    if fnmatch.fnmatchcase(ours, pattern) or ours == vendor:
+        return True
+    # The vendor's fixed name made a parameter (role/skypilot-v1 -> role/<role_name>): one name either way.
+    named = re.sub(r"<[^>]+>", "*", ours)
+    return named != ours and "*" not in vendor and fnmatch.fnmatchcase(vendor, named)
 
 
 def load_map(profile: Profile) -> VendorMap | None:
