@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 from ..access import actions
 from ..access.check import PrincipalCheck, check_documents, route_text, verdict_text
-from ..access.contracts import REQUIRED, ContractResult, contract_results
-from ..access.escalation import ADMIN, PROBE
-from ..access.principals import STAND_IN_ACCOUNT, as_stored, principal_policies
+from ..access.contracts import ContractResult, contract_results
+from ..access.policy import PolicyDocument
+from ..access.principals import STAND_IN_ACCOUNT, account_of, as_stored, display_path, principal_policies
 from ..config import CUSTOM_PROFILE, Backend, Deployment, FoundryConfig
 from ..documents import DeploymentDocuments, build_documents, lint_findings
 from ..lint import accepted_findings
@@ -62,8 +62,8 @@ class ActionRow:
 
 @dataclass(frozen=True)
 class PrincipalActions:
-    principal: str
-    arn: str
+    principal: str        # "<deployment>:user", "<deployment>:node_role" or "policy <name>"
+    arn: str               # its ARN, or for a policy whom it is for
     rows: tuple[ActionRow, ...]
 
 
@@ -115,8 +115,28 @@ def _condition_text(condition: Any) -> str:
 
 def principal_actions(documents: DeploymentDocuments, kind: str, arn: str) -> PrincipalActions:
     """Every statement of the principal's policies, split by service and policy_sentry access level."""
+    return PrincipalActions(f"{documents.deployment.name}:{kind}", arn, _rows(principal_policies(documents, kind)))
+
+
+def unattached_policies(documents: DeploymentDocuments) -> list[PrincipalActions]:
+    """Policies an addendum emits for a principal the stack does not create (a deployer, a vendor's
+    existing role): shown with whom they are for, since the reviewer approves them too."""
+    account = account_of(documents)
+    result = []
+    for policy in documents.policies:
+        if policy.attach_to:
+            continue
+        source = next((display_path(a.source) for a in documents.profile.addenda.values() if a.policy and a.policy.id == policy.id), "")
+        parts = [PolicyDocument(policy.name if i == 0 else f"{policy.name}-{i + 1}", as_stored(part, account), source)
+                 for i, part in enumerate(policy.parts)]
+        whom = f"attached to existing role {', '.join(policy.attach_to_roles)}" if policy.attach_to_roles else "attached to no principal (for a deployer)"
+        result.append(PrincipalActions(f"policy {policy.name}", whom, _rows(parts)))
+    return result
+
+
+def _rows(policies: Sequence[PolicyDocument]) -> tuple[ActionRow, ...]:
     rows: list[ActionRow] = []
-    for policy in principal_policies(documents, kind):
+    for policy in policies:
         for ref, statement in policy.statements():
             resources = tuple(str(r) for r in _as_list(statement.get("Resource", statement.get("NotResource", "*"))))
             if "NotResource" in statement:
@@ -145,7 +165,7 @@ def principal_actions(documents: DeploymentDocuments, kind: str, arn: str) -> Pr
                                       policy.name, ref.source, _condition_text(statement.get("Condition"))))
     order = {level: i for i, level in enumerate(ACCESS_LEVELS)}
     rows.sort(key=lambda r: (r.service, order.get(r.level, len(order)), r.sid))
-    return PrincipalActions(f"{documents.deployment.name}:{kind}", arn, tuple(rows))
+    return tuple(rows)
 
 
 def _contract_row(result: ContractResult) -> ContractRow:
@@ -189,7 +209,7 @@ def report_from(documents: DeploymentDocuments, all_documents: Sequence[Deployme
     own = [c for c in checks if c.report.identity.deployment == deployment.name]
     verdicts = [Verdict(c.report.identity.key, c.report.identity.kind, c.report.identity.arn, verdict_text(c), route_text(c),
                         c.state_bucket(), c.fails) for c in own]
-    principals = [principal_actions(documents, c.report.identity.kind, c.report.identity.arn) for c in own]
+    principals = [principal_actions(documents, c.report.identity.kind, c.report.identity.arn) for c in own] + unattached_policies(documents)
     notes = [n for c in own for n in c.report.notes]
     if deployment.account_id is None:
         notes.append(f"the config gives no account_id (read at plan time): ARNs show the stand-in account {STAND_IN_ACCOUNT}")
@@ -200,11 +220,3 @@ def report_from(documents: DeploymentDocuments, all_documents: Sequence[Deployme
         partition=deployment.partition, verdicts=verdicts, graph=build_graph(documents, checks),
         principals=principals, contract=[_contract_row(r) for r in contract_results(deployment)],
         acceptances=_acceptances(documents, own), vendor=deployment_vendor_diff(documents), notes=notes)
-
-
-def pattern_of(arn: str) -> str:
-    """A probe ARN the analysis made up for a wildcard pattern, as that pattern again."""
-    return arn.replace(PROBE, "*")
-
-
-__all__ = ["ACCESS_LEVELS", "ADMIN", "REQUIRED", "Report", "build_report", "report_from", "as_stored", "pattern_of"]

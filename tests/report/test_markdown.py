@@ -92,3 +92,12 @@ def test_contract_and_acceptances_come_from_profile_data() -> None:
     assert re.search(r"\d+/\d+ required calls allowed", markdown)
     assert "| risk | IAM user: ModifyInstanceAttribute+StopInstances+StartInstances" in markdown
     assert "✗" not in markdown.split("## Call contract")[1].split("## Vendor diff")[0]
+
+
+def test_policies_for_principals_the_stack_does_not_create_are_shown() -> None:
+    config = builtin_config("anyscale", "default", ("access-role",))
+    report = build_report(config, config.deployments[0])
+    policy = next(p for p in report.principals if p.principal.startswith("policy "))
+    assert policy.arn == f"attached to existing role {config.deployments[0].parameters['access_role_name']}"
+    assert {(r.sid, r.source) for r in policy.rows} == {("PassNodeRoleToEc2", "policy_json/anyscale/addenda/access-role.json"),
+                                                        ("GetNodeInstanceProfile", "policy_json/anyscale/addenda/access-role.json")}
