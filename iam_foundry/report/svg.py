@@ -63,7 +63,7 @@ def layout(graph: Graph) -> tuple[dict[str, Box], float, float]:
         lines = tuple(textwrap.wrap(node.label, LABEL_CHARS) or [node.label])
         h = len(lines) * LINE_H + 2 * PAD
         column = placed[node.id]
-        y = heights.get(column, MARGIN + 30)  # room above for self-loops
+        y = heights.get(column, MARGIN + 70)  # room above for self-loops and arcs over a column
         boxes[node.id] = Box(MARGIN + column * COLUMN, y, BOX_W, h, lines)
         heights[column] = y + h + ROW
     width = MARGIN * 2 + (max(placed.values(), default=0)) * COLUMN + BOX_W
@@ -81,8 +81,9 @@ def _node(node: Node, box: Box) -> str:
             f'<text x="{box.x + box.w / 2}" y="{top}" text-anchor="middle" font-size="12" fill="{colour}">{text}</text></g>')
 
 
-def _edge(edge: Edge, boxes: dict[str, Box], index: int) -> str:
-    """One edge; `index` is its rank among edges leaving the same column, to stagger their labels."""
+def _edge(edge: Edge, boxes: dict[str, Box], index: int, skip: int = 0) -> str:
+    """One edge; `index` is its rank among edges leaving the same column, to stagger their labels;
+    `skip` is the number of columns it jumps over: such an edge arcs above the nodes between."""
     a, b = boxes[edge.source], boxes[edge.target]
     colour, width = (RED, 3) if edge.escalation else (GREY, 1.5)
     marker = "arrow-red" if edge.escalation else "arrow"
@@ -95,7 +96,8 @@ def _edge(edge: Edge, boxes: dict[str, Box], index: int) -> str:
         x1, y1 = (a.x + a.w, a.y + a.h / 2) if forward else (a.x + a.w / 2, a.y + a.h)
         x2, y2 = (b.x, b.y + b.h / 2) if forward else (b.x + b.w / 2, b.y)
         bend = max(abs(x2 - x1) / 2, 40)
-        c1, c2 = ((x1 + bend, y1), (x2 - bend, y2)) if forward else ((x1 - 80, y1 + 40), (x2 - 80, y2 - 40))
+        lift = (70 + 18 * (index % 4)) if skip else 0
+        c1, c2 = ((x1 + bend, y1 - lift), (x2 - bend, y2 - lift)) if forward else ((x1 - 80, y1 + 40), (x2 - 80, y2 - 40))
         d = f"M {x1} {y1} C {c1[0]} {c1[1]}, {c2[0]} {c2[1]}, {x2} {y2}"
         # The label sits on the curve's midpoint, staggered among edges leaving the same column.
         lx = (x1 + 3 * c1[0] + 3 * c2[0] + x2) / 8
@@ -110,6 +112,7 @@ def _edge(edge: Edge, boxes: dict[str, Box], index: int) -> str:
 
 def render_svg(graph: Graph) -> str:
     boxes, width, height = layout(graph)
+    placed = layers(graph)
     defs = "".join(f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                    f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{colour}"/></marker>' for name, colour in (("arrow", GREY), ("arrow-red", RED)))
     rank: dict[float, int] = {}
@@ -117,7 +120,7 @@ def render_svg(graph: Graph) -> str:
     for edge in graph.edges:
         column = boxes[edge.source].x
         rank[column] = rank.get(column, -1) + 1
-        parts.append(_edge(edge, boxes, rank[column]))
+        parts.append(_edge(edge, boxes, rank[column], max(placed[edge.target] - placed[edge.source] - 1, 0)))
     edges = "".join(parts)
     nodes = "".join(_node(n, boxes[n.id]) for n in graph.nodes)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" id="iam-graph" width="{width:.0f}" height="{height:.0f}" '
