@@ -109,3 +109,19 @@ def test_vendor_diff_command_against_a_new_version(tmp_path: Path) -> None:
 def test_vendor_diff_command_refuses_unknown_profile(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["vendor-diff", "nope", "--against", str(tmp_path / "x.json")])
     assert result.exit_code == 1 and "no such built-in profile" in result.output
+
+
+@pytest.mark.parametrize("profile", BUILTIN)
+def test_every_recorded_reason_is_used(profile: str) -> None:
+    """A reason that explains nothing in any built-in combination is stale (like a stale lint acceptance)."""
+    vmap = load_map(load_profile(profile))
+    assert vmap is not None
+    used: set[str] = set()
+    for name, variant, addenda in COMBINATIONS:
+        if name != profile:
+            continue
+        diff = profile_vendor_diff(name, variant, addenda)
+        assert diff is not None
+        used |= {w for s in diff.statements for w in s.why} | {o.why for o in diff.omitted}
+    for reason in (*vmap.added, *vmap.omitted):
+        assert any(reason.why in text for text in used), f"{profile}/vendor-map.json: reason never used: {reason.why[:60]}"
