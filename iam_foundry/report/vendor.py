@@ -19,11 +19,14 @@ placeholders of both sides (`{{account_id}}`, `<account-ID-without-hyphens>`) ma
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+import jsonschema
 
 from ..access import actions
 from ..errors import PolicyError, Problem
@@ -31,7 +34,6 @@ from ..files import read_json
 from ..policy_templates import Profile, load_profile
 
 MAP_FILE = "vendor-map.json"
-MAP_KEYS = {"policies", "addenda", "added", "omitted"}
 
 
 @dataclass(frozen=True)
@@ -135,36 +137,46 @@ def _covers(vendor: str, ours: str) -> bool:
     return named != ours and "*" not in vendor and fnmatch.fnmatchcase(vendor, named)
 
 
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "vendor-map.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
 def load_map(profile: Profile) -> VendorMap | None:
+    """The profile's vendor map, checked against its schema and the profile; None when it has none."""
     path = profile.root / MAP_FILE
     if not path.is_file():
         return None
     data = read_json(path)
-    problems: list[Problem] = []
-    if not isinstance(data, dict) or set(data) - MAP_KEYS:
-        raise PolicyError(Problem(str(path), f"must be an object with keys {sorted(MAP_KEYS)}", "see iam_foundry/report/vendor.py"))
-    for section in ("policies", "addenda"):
-        for key, files in data.get(section, {}).items():
-            for name in files:
-                if not (profile.root / name.partition("#")[0]).is_file():
-                    problems.append(Problem(f"{path}: {section}.{key}", f"vendor file '{name}' does not exist",
-                                            "copy the published file into the profile's vendor/ folder"))
-    for key in data.get("addenda", {}):
-        if key not in profile.addenda:
-            problems.append(Problem(f"{path}: addenda.{key}", "no such addendum", f"use one of {sorted(profile.addenda)}"))
-    reasons: dict[str, list[Reason]] = {"added": [], "omitted": []}
-    for section in ("added", "omitted"):
-        for index, entry in enumerate(data.get(section, [])):
-            if not (isinstance(entry, dict) and entry.get("actions") and str(entry.get("why", "")).strip()
-                    and str(entry.get("source", "")).strip()):
-                problems.append(Problem(f"{path}: {section}[{index}]", "needs 'actions', 'why' and 'source'",
-                                        'write {"actions": [...], "why": "...", "source": "..."}'))
-                continue
-            reasons[section].append(Reason(expand_actions(tuple(entry["actions"])), entry["why"], entry["source"], entry.get("sid", "")))
+    validator = jsonschema.Draft202012Validator(_schema())
+    problems = [Problem(f"{path}: {'/'.join(str(p) for p in error.absolute_path) or '(top)'}", error.message,
+                        "see iam_foundry/schemas/vendor-map.schema.json")
+                for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
     if problems:
         raise PolicyError(problems)
+    templates = {spec.source.relative_to(profile.root).as_posix() for specs in profile.variants.values() for spec in specs}
+    for section in ("policies", "addenda"):
+        for key, files in data.get(section, {}).items():
+            known = templates if section == "policies" else set(profile.addenda)
+            if key not in known:
+                problems.append(Problem(f"{path}: {section}.{key}", f"the profile has no such {'policy template' if section == 'policies' else 'addendum'}",
+                                        f"use one of {sorted(known)}"))
+            for name in files:
+                file, _, sid = name.partition("#")
+                if not (profile.root / file).is_file():
+                    problems.append(Problem(f"{path}: {section}.{key}", f"vendor file '{file}' does not exist",
+                                            "copy the published file into the profile's vendor/ folder"))
+                elif sid and not any(s.get("Sid") == sid for s in vendor_statements(read_json(profile.root / file))):
+                    problems.append(Problem(f"{path}: {section}.{key}", f"'{file}' has no statement with Sid '{sid}'", "name a Sid it has"))
+    if problems:
+        raise PolicyError(problems)
+    reasons = {section: tuple(Reason(expand_actions(tuple(e["actions"])), e["why"], e["source"], e.get("sid", ""))
+                              for e in data.get(section, [])) for section in ("added", "omitted")}
     return VendorMap(profile.name, profile.root, {k: tuple(v) for k, v in data.get("policies", {}).items()},
-                     {k: tuple(v) for k, v in data.get("addenda", {}).items()}, tuple(reasons["added"]), tuple(reasons["omitted"]))
+                     {k: tuple(v) for k, v in data.get("addenda", {}).items()}, reasons["added"], reasons["omitted"])
 
 
 @dataclass(frozen=True)

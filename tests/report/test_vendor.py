@@ -125,3 +125,25 @@ def test_every_recorded_reason_is_used(profile: str) -> None:
         used |= {w for s in diff.statements for w in s.why} | {o.why for o in diff.omitted}
     for reason in (*vmap.added, *vmap.omitted):
         assert any(reason.why in text for text in used), f"{profile}/vendor-map.json: reason never used: {reason.why[:60]}"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"policies": {"nope.json": ["vendor/minimal-user-policy.json"]}}, "no such policy template"),
+    ({"policies": {"user-policy.json": ["vendor/missing.json"]}}, "does not exist"),
+    ({"policies": {"user-policy.json": ["vendor/minimal-user-policy.json#NoSuchSid"]}}, "no statement with Sid"),
+    ({"addenda": {"clone-disks": []}}, "no such addendum"),
+    ({"added": [{"actions": ["iam:PutRolePolicy"], "why": "x"}]}, "'source' is a required property"),
+    ({"colour": "red"}, "Additional properties are not allowed"),
+])
+def test_bad_vendor_map_is_refused(tmp_path: Path, change: dict, message: str) -> None:
+    import shutil
+
+    from iam_foundry.errors import PolicyError
+
+    shutil.copytree(POLICY_ROOT / "nextai", tmp_path / "nextai")
+    shutil.copytree(POLICY_ROOT / "common", tmp_path / "common")  # the node role's trust policy
+    root = tmp_path / "nextai"
+    data = {**json.loads((root / "vendor-map.json").read_text()), **change}
+    (root / "vendor-map.json").write_text(json.dumps(data))
+    with pytest.raises(PolicyError, match=message):
+        load_map(load_profile("nextai", tmp_path))
