@@ -147,3 +147,17 @@ def test_bad_vendor_map_is_refused(tmp_path: Path, change: dict, message: str) -
     (root / "vendor-map.json").write_text(json.dumps(data))
     with pytest.raises(PolicyError, match=message):
         load_map(load_profile("nextai", tmp_path))
+
+
+def test_vendor_diff_command_without_a_committed_copy(tmp_path: Path) -> None:
+    """A file name no profile copy has: compared with every statement of the profile's variant."""
+    newer = tmp_path / "renamed-policy.json"
+    newer.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:DescribeInstances"],
+         "Resource": "*"}]}))
+    result = CliRunner().invoke(cli, ["vendor-diff", "iguazio", "--variant", "vanilla", "--against", str(newer)])
+    assert result.exit_code == 1, result.output
+    assert "no committed vendor copy has this file name" in result.output
+    assert "- ec2:DescribeNetworkInterfaces" in result.output  # the profile has it, the file does not
+    bad = CliRunner().invoke(cli, ["vendor-diff", "iguazio", "--variant", "nope", "--against", str(newer)])
+    assert bad.exit_code == 1 and "no such variant" in bad.output
