@@ -19,6 +19,7 @@ from .documents import build_documents
 from .errors import FoundryError
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from .policy_templates import list_profiles, load_profile, rendered_size
+from .runner import default_parallelism, ensure_init, failure_summary, print_failure_details, run_stacks
 from .synth import DEFAULT_OUTDIR, stack_dir, synth
 from .terraform import Terraform
 
@@ -62,6 +63,9 @@ class FoundryGroup(click.Group):
             sys.exit(1)
 
 
+parallelism_option = click.option(
+    "--parallelism", "-p", type=click.IntRange(1, 64), default=None, metavar="N",
+    help=f"Stacks worked on at once (default: twice the CPUs, at most 8; here {default_parallelism()}).")
 stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="NAME",
                             help="Deployment (stack) to act on; repeat for several. Default: all in the config.")
 
@@ -145,12 +149,23 @@ def _check_state_bucket(config: FoundryConfig) -> None:
                                       "run `iam-foundry bootstrap` to create it, or check your AWS credentials")) from None
 
 
-def _synth_and_init(obj: Context, stacks: list[str]) -> None:
+def _synth(obj: Context, stacks: list[str]) -> None:
     with console.status("Synthesizing"):
         synth(obj.config, obj.outdir, stacks)
-    for stack in stacks:
-        with console.status(f"{stack}: terraform init"):
-            obj.terraform(stack).init()
+
+
+def _initialised(obj: Context, stack: str, report: Any) -> Terraform:
+    """The stack's Terraform, after `init` if its folder is not initialised for this backend yet."""
+    terraform = obj.terraform(stack)
+    ensure_init(terraform, report)
+    return terraform
+
+
+def _raise_failures(results: dict[str, Any], verb: str) -> None:
+    error = failure_summary(results, verb)
+    if error:
+        print_failure_details(results, console)
+        raise error
 
 
 def _print_outputs(stack: str, outputs: dict[str, Any]) -> None:
@@ -168,13 +183,17 @@ with_secret_option = click.option("--with-secret", is_flag=True,
                                   help="Also write the access key secret into the handoff file (mode 0600); it is never printed.")
 
 
-def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool) -> None:
-    entries = {}
-    for stack in names:
+def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool, parallelism: int | None = None) -> None:
+    def read(stack: str, report: Any) -> dict[str, Any]:
         terraform = obj.terraform(stack)
         outputs = terraform.outputs()
         secrets = {name: terraform.secret_output(name) for name in SECRET_OUTPUTS if name in outputs} if with_secret else None
-        entries[stack] = handoff_entry(obj.config, stack, outputs, secrets)
+        return handoff_entry(obj.config, stack, outputs, secrets)
+
+    results = run_stacks(names, read, parallelism or default_parallelism(), console, show=False)
+    _raise_failures(results, "reading outputs")
+    entries = {stack: result.value for stack, result in results.items()}
+    for stack in names:
         table = Table(title=f"{stack}: give the {entries[stack]['profile']} installer")
         table.add_column("asks for")
         table.add_column("value", overflow="fold")
@@ -189,10 +208,11 @@ def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool) -> N
 @stack_option
 @handoff_file_option
 @with_secret_option
+@parallelism_option
 @click.pass_obj
-def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secret: bool) -> None:
+def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secret: bool, parallelism: int | None) -> None:
     """Print and write what each platform's installer asks for (role ARN, instance profile, key id, ...)."""
-    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret)
+    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret, parallelism)
 
 
 @cli.command()
@@ -200,8 +220,10 @@ def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path, with_secr
 @click.option("--stop-localstack", is_flag=True, help="Stop LocalStack afterwards (its resources are then gone).")
 @handoff_file_option
 @with_secret_option
+@parallelism_option
 @click.pass_obj
-def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path, with_secret: bool) -> None:
+def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path, with_secret: bool,
+       parallelism: int | None) -> None:
     """Validate, start the embedded LocalStack if the config uses it, synth, apply, print outputs and the handoff."""
     names = obj.stacks(stacks)
     for name in names:
@@ -210,14 +232,22 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     if not obj.config.localstack.enabled and obj.config.backend.type == "s3":
         _check_state_bucket(obj.config)
     try:
-        _synth_and_init(obj, names)
-        for stack in names:
-            terraform = obj.terraform(stack)
-            with console.status(f"{stack}: terraform apply"):
-                terraform.apply()
-            console.print(f"[green]{stack}: applied[/green]")
-            _print_outputs(stack, terraform.outputs())
-        _handoff(obj, names, handoff_file, with_secret)
+        _synth(obj, names)
+
+        def apply(stack: str, report: Any) -> dict[str, Any]:
+            terraform = _initialised(obj, stack, report)
+            report("terraform apply")
+            terraform.apply()
+            report("reading outputs")
+            return terraform.outputs()
+
+        results = run_stacks(names, apply, parallelism or default_parallelism(), console, done_label="applied")
+        applied = [stack for stack, result in results.items() if result.ok]
+        for stack in applied:
+            _print_outputs(stack, results[stack].value or {})
+        if applied:
+            _handoff(obj, applied, handoff_file, with_secret, parallelism)
+        _raise_failures(results, "apply")
     finally:
         if stop_localstack and obj.config.localstack.enabled and ls.stop():
             console.print("LocalStack stopped")
@@ -225,42 +255,60 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
 
 @cli.command()
 @stack_option
+@parallelism_option
 @click.pass_obj
-def plan(obj: Context, stacks: tuple[str, ...]) -> None:
+def plan(obj: Context, stacks: tuple[str, ...], parallelism: int | None) -> None:
     """Show what apply would change (exit 0 either way; see the summary line)."""
     names = obj.stacks(stacks)
     _prepare_target(obj, start_localstack=False)
-    _synth_and_init(obj, names)
-    for stack in names:
-        terraform = obj.terraform(stack)
-        result = terraform.run("plan", "-input=false", "-no-color")
-        out.print(result.stdout, markup=False, highlight=False)
+    _synth(obj, names)
+
+    def plan_one(stack: str, report: Any) -> str:
+        terraform = _initialised(obj, stack, report)
+        report("terraform plan")
+        return terraform.run("plan", "-input=false", "-no-color").stdout
+
+    results = run_stacks(names, plan_one, parallelism or default_parallelism(), console, done_label="planned")
+    for stack, result in results.items():  # whole plans, one after another, never interleaved
+        if result.ok:
+            out.print(f"[bold]{stack}[/bold]")
+            out.print(result.value, markup=False, highlight=False)
+    _raise_failures(results, "plan")
 
 
 @cli.command()
 @stack_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@parallelism_option
 @click.pass_obj
-def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
+def destroy(obj: Context, stacks: tuple[str, ...], yes: bool, parallelism: int | None) -> None:
     """Destroy everything the chosen stacks created."""
     names = obj.stacks(stacks)
     if not yes:
         click.confirm(f"Destroy stacks {names}?", abort=True)
     _prepare_target(obj, start_localstack=False)
-    _synth_and_init(obj, names)
-    for stack in names:
-        with console.status(f"{stack}: terraform destroy"):
-            obj.terraform(stack).destroy()
-        console.print(f"{stack}: destroyed")
+    _synth(obj, names)
+
+    def destroy_one(stack: str, report: Any) -> None:
+        terraform = _initialised(obj, stack, report)
+        report("terraform destroy")
+        terraform.destroy()
+
+    results = run_stacks(names, destroy_one, parallelism or default_parallelism(), console, done_label="destroyed")
+    _raise_failures(results, "destroy")
 
 
 @cli.command()
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (sensitive values are masked).")
+@parallelism_option
 @click.pass_obj
-def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
+def output(obj: Context, stacks: tuple[str, ...], as_json: bool, parallelism: int | None) -> None:
     """Print the outputs of applied stacks (ARNs and names; secrets stay masked)."""
-    result = {stack: obj.terraform(stack).outputs() for stack in obj.stacks(stacks)}
+    results = run_stacks(obj.stacks(stacks), lambda stack, report: obj.terraform(stack).outputs(),
+                         parallelism or default_parallelism(), console, show=False)
+    _raise_failures(results, "reading outputs")
+    result = {stack: r.value for stack, r in results.items()}
     if as_json:
         out.print_json(data=result)
     else:

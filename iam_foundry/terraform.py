@@ -16,6 +16,8 @@ from .errors import FoundryError, Problem
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIRROR_CONFIG = PROJECT_ROOT / "terraform" / "mirror.tfrc"
 MIRROR_DIR = Path("/opt/tf-plugins")
+# Without a mirror every stack would download and unpack its own ~600 MB AWS provider: share one copy.
+DEFAULT_PLUGIN_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iam-foundry" / "terraform-plugins"
 
 
 class TerraformError(FoundryError):
@@ -35,7 +37,31 @@ def terraform_env(base: dict[str, str] | None = None) -> dict[str, str]:
         env.pop("TF_CLI_CONFIG_FILE")  # a dangling setting only produces warnings
     env.setdefault("TF_IN_AUTOMATION", "1")
     env.setdefault("CHECKPOINT_DISABLE", "1")
+    if not MIRROR_DIR.is_dir() and not env.get("TF_PLUGIN_CACHE_DIR") and not _cli_config_sets_cache(env):
+        try:
+            DEFAULT_PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)  # Terraform ignores a missing cache folder
+            env["TF_PLUGIN_CACHE_DIR"] = str(DEFAULT_PLUGIN_CACHE)
+        except OSError:
+            pass  # an unwritable home: each stack downloads its own copy, as before
     return env
+
+
+def _cli_config_sets_cache(env: dict[str, str]) -> bool:
+    """The user's own CLI config already names a plugin cache: keep theirs."""
+    path = env.get("TF_CLI_CONFIG_FILE")
+    try:
+        return bool(path) and "plugin_cache_dir" in Path(path).read_text()
+    except OSError:
+        return False
+
+
+def plugin_cache_dir(env: dict[str, str]) -> Path | None:
+    """The shared provider cache Terraform will use with this environment (None: the mirror is used)."""
+    value = env.get("TF_PLUGIN_CACHE_DIR")
+    if value:
+        Path(value).mkdir(parents=True, exist_ok=True)
+        return Path(value)
+    return None
 
 
 @dataclass
