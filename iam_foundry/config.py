@@ -28,6 +28,11 @@ REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-[a-
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# STS AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
+ROLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+AWS_PROFILE = re.compile(r"^[\w+=,.@:/-]{1,128}$")
 DEFAULT_MAX_ATTACHED = 10
 
 
@@ -68,6 +73,20 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class AssumeRole:
+    """Credentials for one deployment's provider: this role, assumed from the base credentials. The
+    state backend keeps its own credentials, so every deployment's state stays in the central bucket."""
+
+    role_arn: str
+    session_name: str
+    external_id: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     profile: str
@@ -93,6 +112,8 @@ class Deployment:
     policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
     policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
+    assume_role: AssumeRole | None = None  # the provider assumes this role (another account)
+    aws_profile: str | None = None  # the provider uses this AWS CLI/SDK profile (real AWS only)
 
 
 CUSTOM_PROFILE = "custom"
@@ -264,6 +285,11 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
         if deployment:
             deployments.append(deployment)
     top.finish()
+    if localstack.enabled:
+        for index, deployment in enumerate(deployments):
+            if deployment.aws_profile:  # the emulator's provider has fixed test credentials
+                problems.append(Problem(f"deployments[{index}].aws_profile", "LocalStack is targeted, which uses its own test credentials",
+                                        "remove aws_profile (assume_role reaches another LocalStack account), or set localstack.enabled = false"))
     _check_unique(deployments, problems)
     if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
         problems.append(Problem("backend.workspace", "several deployments would share one workspace (and one state)",
@@ -361,6 +387,13 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                                         "use at most 128 characters from letters, digits and +=,.@_-"))
     create_access_key = d.get("create_access_key", bool, False)
     pgp_key = d.get("pgp_key", str, None)
+    assume_role = _parse_assume_role(d.get("assume_role", dict, None), f"{where}.assume_role", name, region, problems)
+    aws_profile = d.get("aws_profile", str, None, check=_match(AWS_PROFILE, "not an AWS profile name | use the name of a profile in ~/.aws/config"))
+    if assume_role and not account_id:
+        account_id = assume_role.account_id  # the role's account is where the deployment lands
+    elif assume_role and account_id != assume_role.account_id:
+        problems.append(Problem(f"{where}.assume_role.role_arn", f"role is in account {assume_role.account_id}, but account_id is {account_id}",
+                                "assume a role in the deployment's account, or correct account_id"))
     deployment = Deployment(
         name=name,
         profile=profile_name,
@@ -384,6 +417,8 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         policy_names=resolved_policy_names,
         policy_file=policy_file,
         addenda_files=tuple(addenda_files),
+        assume_role=assume_role,
+        aws_profile=aws_profile,
         **names,
     )
     d.finish()
@@ -468,3 +503,24 @@ def _check_unique(deployments: list[Deployment], problems: list[Problem]) -> Non
             problems.append(Problem(
                 f"deployments[{index}]", f"{', '.join(names)} also used by deployments[{other}] (account {account})",
                 "give each deployment its own names (names are unique per account)"))
+
+
+def _parse_assume_role(table: dict[str, Any] | None, where: str, stack: str, region: str,
+                       problems: list[Problem]) -> AssumeRole | None:
+    if table is None:
+        return None
+    r = _Reader(table, where, problems)
+    before = len(problems)
+    role_arn = r.get("role_arn", str, "", required=True,
+                     check=_match(ROLE_ARN, "not an IAM role ARN | use arn:aws:iam::<12-digit account>:role/<name>"))
+    session_name = r.get("session_name", str, f"iam-foundry-{stack}"[:64],
+                         check=_match(SESSION_NAME, "not a valid session name | use 2-64 characters from letters, digits and +=,.@_-"))
+    external_id = r.get("external_id", str, None,
+                        check=_match(EXTERNAL_ID, "not a valid external id | use 2-1224 characters from letters, digits and +=,.@:/_-"))
+    r.finish()
+    if role_arn and ROLE_ARN.match(role_arn) and role_arn.split(":")[1] != partition_for(region):
+        problems.append(Problem(f"{where}.role_arn", f"partition '{role_arn.split(':')[1]}' does not match region {region}",
+                                f"use arn:{partition_for(region)}:iam::... for this region"))
+    if len(problems) != before:
+        return None
+    return AssumeRole(role_arn=role_arn, session_name=session_name, external_id=external_id)

@@ -12,7 +12,7 @@ from modules.node_role import NodeRole, NodeRoleSettings
 from modules.policy import CustomManagedPolicy
 from modules.user import RestrictedUser, UserSettings
 
-from .config import Backend, FoundryConfig, LocalStack
+from .config import Backend, Deployment, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
 
 # LocalStack's documented dummy credentials; never used against real AWS.
@@ -34,6 +34,24 @@ def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
             max_retries=2,
             endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
         )
+    return attributes
+
+
+def credential_attributes(deployment: Deployment, localstack: LocalStack) -> dict[str, Any]:
+    """Per-deployment credentials for the provider (never for the backend: state stays in the central
+    bucket with the backend's own credentials), and the account guard."""
+    attributes: dict[str, Any] = {}
+    if deployment.aws_profile:
+        attributes["profile"] = deployment.aws_profile
+    if deployment.assume_role:
+        role = deployment.assume_role
+        attributes["assume_role"] = [{"role_arn": role.role_arn, "session_name": role.session_name,
+                                      **({"external_id": role.external_id} if role.external_id else {})}]
+    if deployment.account_id:
+        # Wrong credentials fail when the provider starts, before any change.
+        attributes["allowed_account_ids"] = [deployment.account_id]
+        if localstack.enabled:
+            attributes["skip_requesting_account_id"] = False  # the guard needs the caller's account
     return attributes
 
 
@@ -78,7 +96,8 @@ class DeploymentStack(TerraformStack):
         profile = documents.profile
         super().__init__(scope, deployment.name)
         self.terraform_blocks = blocks = StackBlocks()
-        required, blocks.provider = aws_provider_blocks(provider_attributes(deployment.region, config.localstack))
+        required, blocks.provider = aws_provider_blocks(
+            {**provider_attributes(deployment.region, config.localstack), **credential_attributes(deployment, config.localstack)})
         if config.backend.type == "cloud":
             cloud_backend(self, deployment.name, config.backend)
             blocks.terraform = required

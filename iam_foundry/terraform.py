@@ -95,6 +95,12 @@ class Terraform:
                     "the state is locked: another run of this stack is in progress" + (f" (lock {lock_id.group(1)})" if lock_id else ""),
                     "wait for the other run to finish; if it died, run `terraform force-unlock "
                     f"{lock_id.group(1) if lock_id else '<lock id>'}` in {self.workdir}, then re-run"))
+            wrong_account = re.search(r"AWS account ID not allowed: (\d+)", output)
+            if wrong_account:  # allowed_account_ids: refused when the provider starts, before any change
+                raise TerraformError(Problem(
+                    f"terraform {args[0]} in {self.workdir}",
+                    f"the credentials act in account {wrong_account.group(1)}, not the deployment's account_id; nothing was changed",
+                    "use credentials for the deployment's account (assume_role or aws_profile on the deployment), or correct account_id"))
             if "DeleteConflict" in output and "access key" in output.lower():
                 raise TerraformError(Problem(
                     f"terraform {args[0]} in {self.workdir}",

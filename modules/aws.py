@@ -17,9 +17,7 @@ from typing import Any, Mapping
 from cdktf import TerraformBackend, TerraformStack
 from constructs import Construct
 
-AWS_PROVIDER_SOURCE = "hashicorp/aws"
-# The provider version the project is built and tested against (prebuilt binding 20.1.0).
-AWS_PROVIDER_VERSION = "5.100.0"
+from .versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION, TESTED_AWS_PROVIDER_VERSIONS  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class StackBlocks:
 
 
 def aws_provider_blocks(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The AWS provider: its `required_providers` entry (pinned; the cdktf CLI requires a version)
+    """The AWS provider: its `required_providers` entry (a version range; the cdktf CLI requires one)
     and its `provider` block, for the stack to write with its other overrides."""
     required = {"required_providers": {"aws": {"source": AWS_PROVIDER_SOURCE, "version": AWS_PROVIDER_VERSION}}}
     return required, {"aws": [dict(attributes)]}

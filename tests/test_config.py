@@ -41,6 +41,22 @@ def test_defaults_come_from_the_profile():
     ({"rolename": "x"}, "deployments[0].rolename", "did you mean 'role_name'"),
     ({"name": "9lives"}, "deployments[0].name", "not a valid stack name"),
     ({"max_managed_policies_per_principal": 0}, "deployments[0].max_managed_policies_per_principal", "between 1 and 20"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::12345:role/x"}}, "deployments[0].assume_role.role_arn", "not an IAM role ARN"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:user/x"}}, "deployments[0].assume_role.role_arn", "not an IAM role ARN"),
+    ({"assume_role": {}}, "deployments[0].assume_role.role_arn", "missing required field"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "session_name": "a b"}},
+     "deployments[0].assume_role.session_name", "not a valid session name"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "session_name": "s" * 65}},
+     "deployments[0].assume_role.session_name", "2-64 characters"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "external_id": "x"}},
+     "deployments[0].assume_role.external_id", "not a valid external id"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "duration": "1h"}},
+     "deployments[0].assume_role.duration", "unknown field"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::999999999999:role/x"}}, "deployments[0].assume_role.role_arn",
+     "role is in account 999999999999, but account_id is 123456789012"),
+    ({"assume_role": {"role_arn": "arn:aws-cn:iam::123456789012:role/x"}}, "deployments[0].assume_role.role_arn", "partition 'aws-cn'"),
+    ({"assume_role": "arn:aws:iam::123456789012:role/x"}, "deployments[0].assume_role", "must be dict"),
+    ({"aws_profile": "has space"}, "deployments[0].aws_profile", "not an AWS profile name"),
 ])
 def test_bad_deployment_fields(fields, where, words):
     with pytest.raises(ConfigError) as err:
@@ -126,3 +142,12 @@ def test_tfvars_syntax_error_names_the_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(path) in str(err.value) and "not valid HCL" in str(err.value)
+
+
+def test_aws_profile_is_refused_on_localstack():
+    raw = make_config(aws_profile="prod")
+    raw["localstack"] = {"enabled": True}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [p.where for p in err.value.problems] == ["deployments[0].aws_profile"]
+    assert "assume_role" in err.value.problems[0].fix
