@@ -14,6 +14,7 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
+from .adopt import check_clashes, forget_adopted
 from .config import DEFAULT_CONFIG, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError
@@ -236,6 +237,8 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
 
         def apply(stack: str, report: Any) -> dict[str, Any]:
             terraform = _initialised(obj, stack, report)
+            report("looking for existing resources")
+            check_clashes(obj.config, obj.config.deployment(stack), terraform)
             report("terraform apply")
             terraform.apply()
             report("reading outputs")
@@ -291,6 +294,9 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool, parallelism: int |
 
     def destroy_one(stack: str, report: Any) -> None:
         terraform = _initialised(obj, stack, report)
+        if not obj.config.deployment(stack).destroy_adopted:
+            report("forgetting adopted resources")
+            forget_adopted(terraform)
         report("terraform destroy")
         terraform.destroy()
 

@@ -34,6 +34,8 @@ SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 AWS_PROFILE = re.compile(r"^[\w+=,.@:/-]{1,128}$")
 DEFAULT_MAX_ATTACHED = 10
+# What `adopt` can take over (Terraform import blocks): resources the vendors' pages say may exist already.
+ADOPTABLE = ("node_role", "instance_profile", "user", "policy")
 
 
 def partition_for(region: str) -> str:
@@ -114,6 +116,8 @@ class Deployment:
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
     assume_role: AssumeRole | None = None  # the provider assumes this role (another account)
     aws_profile: str | None = None  # the provider uses this AWS CLI/SDK profile (real AWS only)
+    adopt: tuple[str, ...] = ()  # existing resources to import instead of create (subset of ADOPTABLE)
+    destroy_adopted: bool = False  # destroy also deletes adopted resources (default: they are left in place)
 
 
 CUSTOM_PROFILE = "custom"
@@ -389,6 +393,15 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     pgp_key = d.get("pgp_key", str, None)
     assume_role = _parse_assume_role(d.get("assume_role", dict, None), f"{where}.assume_role", name, region, problems)
     aws_profile = d.get("aws_profile", str, None, check=_match(AWS_PROFILE, "not an AWS profile name | use the name of a profile in ~/.aws/config"))
+    adopt = d.get("adopt", list, [])
+    for index, item in enumerate(adopt):
+        if item not in ADOPTABLE:
+            close = difflib.get_close_matches(str(item), ADOPTABLE, n=1)
+            problems.append(Problem(f"{where}.adopt[{index}]", f"cannot adopt '{item}'",
+                                    (f"did you mean '{close[0]}'? " if close else "") + f"adoptable: {list(ADOPTABLE)}"))
+    if len(set(map(str, adopt))) != len(adopt):
+        problems.append(Problem(f"{where}.adopt", "an entry is listed twice", "list each resource once"))
+    destroy_adopted = d.get("destroy_adopted", bool, False)
     if assume_role and not account_id:
         account_id = assume_role.account_id  # the role's account is where the deployment lands
     elif assume_role and account_id != assume_role.account_id:
@@ -419,11 +432,21 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         addenda_files=tuple(addenda_files),
         assume_role=assume_role,
         aws_profile=aws_profile,
+        adopt=tuple(adopt),
+        destroy_adopted=destroy_adopted,
         **names,
     )
     d.finish()
     if pgp_key and not create_access_key:
         problems.append(Problem(f"{where}.pgp_key", "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
+    if "user" in adopt and not deployment.create_user:
+        problems.append(Problem(f"{where}.adopt", "adopts the user, but create_user is false", "drop 'user' from adopt or set create_user = true"))
+    for item in ("node_role", "instance_profile"):
+        if item in adopt and not deployment.create_node_role:
+            problems.append(Problem(f"{where}.adopt", f"adopts the {item.replace('_', ' ')}, but create_node_role is false",
+                                    f"drop '{item}' from adopt or set create_node_role = true"))
+    if destroy_adopted and not adopt:
+        problems.append(Problem(f"{where}.destroy_adopted", "set without adopt", "remove destroy_adopted, or list what to adopt"))
     if create_access_key and not deployment.create_user:
         problems.append(Problem(f"{where}.create_access_key", "an access key needs the user, but create_user is false",
                                 "set create_user = true or drop create_access_key"))

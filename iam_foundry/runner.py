@@ -149,7 +149,7 @@ class Progress:
                 row.finished = time.monotonic()
             if self.show and not self._live:
                 elapsed = f" ({row.finished - row.started:.1f} s)" if row.finished else ""
-                self.console.print(f"{name}: {status}{elapsed}", highlight=False, markup=False)
+                self.console.print(f"{name}: {status}{elapsed}", highlight=False, markup=False, soft_wrap=True)
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=True, header_style="bold")
@@ -209,10 +209,9 @@ def failure_summary(results: dict[str, StackResult[T]], verb: str) -> FoundryErr
         return None
     problems = []
     for result in failed:
-        first = result.problems[0]
-        more = f" (+{len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
-        problems.append(Problem(f"stack '{result.name}'", f"{verb} failed: {_headline(first)}{more}",
-                                first.fix or "fix the cause and re-run; stacks that succeeded are not redone"))
+        for problem in result.problems:  # each of the stack's problems, one line each
+            problems.append(Problem(f"stack '{result.name}'", f"{verb} failed: {_headline(problem)}",
+                                    problem.fix or "fix the cause and re-run; stacks that succeeded are not redone"))
     ok = len(results) - len(failed)
     problems.append(Problem("summary", f"{len(failed)} of {len(results)} stacks failed, {ok} succeeded",
                             f"re-run with -s {' -s '.join(r.name for r in failed)} after fixing"))

@@ -88,6 +88,38 @@ def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tup
     return "s3", settings
 
 
+def adopt_existing(blocks: StackBlocks, deployment: Deployment, account_id: str, policies: list[CustomManagedPolicy]) -> None:
+    """`import` blocks for what the deployment adopts. Attachments are left to Terraform: attaching a
+    policy that is attached already changes nothing. On destroy, an attachment between two things
+    this stack did not create (an adopted principal and an adopted or AWS managed policy) may have
+    existed before, so it is forgotten along with them."""
+    keep = not deployment.destroy_adopted
+    adopted_principals: list[str] = []
+    if "user" in deployment.adopt and "aws_iam_user" in blocks.resource:
+        blocks.adopt("aws_iam_user.user", deployment.user_name, keep)
+        adopted_principals.append("${aws_iam_user.user.name}")
+    if "node_role" in deployment.adopt and "aws_iam_role" in blocks.resource:
+        blocks.adopt("aws_iam_role.node_role", deployment.role_name, keep)
+        adopted_principals.append("${aws_iam_role.node_role.name}")
+    if "instance_profile" in deployment.adopt and "aws_iam_instance_profile" in blocks.resource:
+        blocks.adopt("aws_iam_instance_profile.instance_profile", deployment.instance_profile_name, keep)
+    ours: set[str] = set()  # policy ARNs this stack creates (not adopted)
+    for policy in policies:
+        for ref in policy.policies:
+            if "policy" in deployment.adopt:
+                name = blocks.resource["aws_iam_policy"][ref.address.split(".")[1]]["name"]
+                # description forces replacement in the provider: an adopted policy keeps its own.
+                blocks.adopt(ref.address, f"arn:{deployment.partition}:iam::{account_id}:policy{deployment.path}{name}", keep,
+                             {"ignore_changes": ["description"]})
+            else:
+                ours.add(ref.attr("arn"))
+    if keep:
+        for kind, principal_key in (("aws_iam_user_policy_attachment", "user"), ("aws_iam_role_policy_attachment", "role")):
+            for logical_id, block in blocks.resource.get(kind, {}).items():
+                if block[principal_key] in adopted_principals and block["policy_arn"] not in ours:
+                    blocks.forget_on_destroy.append(f"{kind}.{logical_id}")
+
+
 class DeploymentStack(TerraformStack):
     """One deployment = one stack = one state file."""
 
@@ -113,11 +145,13 @@ class DeploymentStack(TerraformStack):
         role_policy_arns: list[str] = []
         all_arns: list[str] = []
         all_names: list[str] = []
+        policies: list[CustomManagedPolicy] = []
         for policy_docs in documents.policies:
             policy = CustomManagedPolicy(
                 self, "policy" if policy_docs.id == "main" else f"policy_{policy_docs.id}", policy_docs.name, policy_docs.parts,
                 description=f"{profile.title} {'' if policy_docs.id == 'main' else policy_docs.id + ' '}policy (iam-foundry deployment {deployment.name})",
                 path=deployment.path, tags=documents.tags)
+            policies.append(policy)
             all_arns += policy.arns
             all_names += policy.names
             if "user" in policy_docs.attach_to:
@@ -167,6 +201,8 @@ class DeploymentStack(TerraformStack):
                 blocks.add_output("compute_config_json",
                                   f"${{jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})}}",
                                   "Compute Config JSON to paste into the platform (advanced configuration)")
+        if deployment.adopt:
+            adopt_existing(blocks, deployment, account_id, policies)
         for name in profile.outputs:
             if name in deployment.parameters:
                 blocks.add_output(name, deployment.parameters[name], f"Passed through from parameters.{name}")

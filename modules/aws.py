@@ -41,6 +41,9 @@ class StackBlocks:
     resource: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     output: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imports: list[dict[str, str]] = field(default_factory=list)  # `import` blocks: existing resources to adopt
+    # Addresses `destroy` removes from state instead of deleting (adopted resources stay in the account).
+    forget_on_destroy: list[str] = field(default_factory=list)
 
     @staticmethod
     def of(scope: Construct) -> "StackBlocks":
@@ -54,6 +57,19 @@ class StackBlocks:
 
     def add_data(self, data_type: str, logical_id: str, attributes: Mapping[str, Any] | None = None) -> Ref:
         return self._add(self.data, "data.", data_type, logical_id, attributes or {})
+
+    def adopt(self, address: str, import_id: str, keep_on_destroy: bool, lifecycle: Mapping[str, Any] | None = None) -> None:
+        """Import an existing resource instead of creating it. Kept on destroy: it is never replaced
+        either (prevent_destroy makes a plan that would replace it fail instead)."""
+        resource_type, logical_id = address.split(".")
+        block = self.resource[resource_type][logical_id]
+        merged = {**block.get("lifecycle", {}), **(lifecycle or {})}
+        if keep_on_destroy:
+            merged["prevent_destroy"] = True
+            self.forget_on_destroy.append(address)
+        if merged:
+            block["lifecycle"] = merged
+        self.imports.append({"to": address, "id": import_id})
 
     def add_output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:
         self.output[name] = {"value": value, "description": description, **({"sensitive": True} if sensitive else {})}
@@ -72,6 +88,10 @@ class StackBlocks:
             content = getattr(self, section)
             if content:
                 stack.add_override(section, content)
+        if self.imports:
+            stack.add_override("import", self.imports)
+        if self.forget_on_destroy:
+            stack.add_override("//.iam_foundry", {"forget_on_destroy": self.forget_on_destroy})
         if self.output:
             stack.add_override("//.outputs", {stack_name: {name: name for name in self.output}})
 

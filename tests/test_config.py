@@ -57,6 +57,11 @@ def test_defaults_come_from_the_profile():
     ({"assume_role": {"role_arn": "arn:aws-cn:iam::123456789012:role/x"}}, "deployments[0].assume_role.role_arn", "partition 'aws-cn'"),
     ({"assume_role": "arn:aws:iam::123456789012:role/x"}, "deployments[0].assume_role", "must be dict"),
     ({"aws_profile": "has space"}, "deployments[0].aws_profile", "not an AWS profile name"),
+    ({"adopt": ["role"]}, "deployments[0].adopt[0]", "cannot adopt 'role'"),
+    ({"adopt": ["user", "user"]}, "deployments[0].adopt", "listed twice"),
+    ({"adopt": ["user"], "create_user": False}, "deployments[0].adopt", "create_user is false"),
+    ({"adopt": ["node_role"], "create_node_role": False}, "deployments[0].adopt", "create_node_role is false"),
+    ({"destroy_adopted": True}, "deployments[0].destroy_adopted", "set without adopt"),
 ])
 def test_bad_deployment_fields(fields, where, words):
     with pytest.raises(ConfigError) as err:
