@@ -8,7 +8,7 @@ export CHECKPOINT_DISABLE := 1
 PYTHON := .venv/bin/python
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots validate down bench
+.PHONY: setup up test test-unit snapshots validate down bench bench-deploy
 setup: .venv/.synced node_modules/.installed .venv-checkov/.installed
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
@@ -52,3 +52,7 @@ down: setup
 # Synth speed and scale benchmark (a few minutes; prints a table, writes bench/results.json).
 bench: setup
 	$(PYTHON) bench/run.py
+
+# up/destroy of 1, 5 and 20 deployments on the running LocalStack (prints a table, writes bench/deploy-results.json).
+bench-deploy: setup
+	$(PYTHON) bench/deploy.py

@@ -184,10 +184,11 @@ with_secret_option = click.option("--with-secret", is_flag=True,
                                   help="Also write the access key secret into the handoff file (mode 0600); it is never printed.")
 
 
-def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool, parallelism: int | None = None) -> None:
+def _handoff(obj: Context, names: list[str], path: Path, with_secret: bool, parallelism: int | None = None,
+             known_outputs: dict[str, dict[str, Any]] | None = None) -> None:
     def read(stack: str, report: Any) -> dict[str, Any]:
         terraform = obj.terraform(stack)
-        outputs = terraform.outputs()
+        outputs = (known_outputs or {}).get(stack) or terraform.outputs()  # `up` has just read them
         secrets = {name: terraform.secret_output(name) for name in SECRET_OUTPUTS if name in outputs} if with_secret else None
         return handoff_entry(obj.config, stack, outputs, secrets)
 
@@ -249,7 +250,8 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
         for stack in applied:
             _print_outputs(stack, results[stack].value or {})
         if applied:
-            _handoff(obj, applied, handoff_file, with_secret, parallelism)
+            _handoff(obj, applied, handoff_file, with_secret, parallelism,
+                     {stack: results[stack].value or {} for stack in applied})
         _raise_failures(results, "apply")
     finally:
         if stop_localstack and obj.config.localstack.enabled and ls.stop():

@@ -134,17 +134,14 @@ def test_state_in_s3_with_lockfile(synth_stack):
                        "encrypt": True, "use_lockfile": True}
 
 
-def test_provider_accepts_5x_and_6x_and_real_aws_has_no_localstack_settings(synth_stack):
+def test_provider_accepts_5x_and_6x_and_real_aws_has_no_localstack_settings(synth_stack, tmp_path):
     stack = synth_stack()
     assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}
     # account_id is known: the provider refuses credentials for any other account, before any change.
     assert stack["provider"]["aws"] == [{"region": "us-east-1", "allowed_account_ids": ["123456789012"]}]
-
-
-def test_no_account_id_no_account_guard(tmp_path):
     raw = make_config()
-    del raw["deployments"][0]["account_id"]
-    assert synth_raw(raw, tmp_path / "out")["nextai"]["provider"]["aws"] == [{"region": "us-east-1"}]
+    del raw["deployments"][0]["account_id"]  # unknown account: no guard (it is read at plan time)
+    assert synth_raw(raw, tmp_path / "other")["nextai"]["provider"]["aws"] == [{"region": "us-east-1"}]
 
 
 def test_assume_role_goes_to_the_provider_and_never_to_the_backend(synth_stack):
