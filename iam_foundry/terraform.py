@@ -89,7 +89,7 @@ class Terraform:
         output = "".join(lines)
         if check and code not in ok_codes:
             if "Error acquiring the state lock" in output:
-                lock_id = re.search(r"ID:\s+(\S+)", output)
+                lock_id = re.search(r"Lock Info:\s+ID:\s+(\S+)", output)  # not "RequestID: ..." of the S3 error
                 raise StateLockedError(Problem(
                     f"terraform {args[0]} in {self.workdir}",
                     "the state is locked: another run of this stack is in progress" + (f" (lock {lock_id.group(1)})" if lock_id else ""),

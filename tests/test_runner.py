@@ -149,3 +149,17 @@ def test_without_a_mirror_stacks_share_one_plugin_cache(monkeypatch, tmp_path):
     user_config = tmp_path / "user.tfrc"
     user_config.write_text('plugin_cache_dir = "/theirs"\n')
     assert "TF_PLUGIN_CACHE_DIR" not in terraform.terraform_env({"TF_CLI_CONFIG_FILE": str(user_config)})
+
+
+def test_state_lock_message_names_the_lock_not_the_s3_request(tmp_path, monkeypatch):
+    """The S3 lockfile error carries `RequestID: ...,` before Terraform's `Lock Info: ID: ...`."""
+    fake = tmp_path / "bin" / "terraform"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat <<'EOF'\nError: Error acquiring the state lock\n"
+                    "operation error S3: PutObject, https response error StatusCode: 412, RequestID: 1234-req, HostID: x,"
+                    " api error PreconditionFailed\nLock Info:\n  ID:        ee30f697-74e6\n  Path:      b/k.tfstate\nEOF\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    with pytest.raises(terraform.StateLockedError) as err:
+        terraform.Terraform(tmp_path).apply()
+    assert "force-unlock ee30f697-74e6`" in str(err.value) and "1234-req" not in str(err.value)
