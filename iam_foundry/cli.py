@@ -296,7 +296,8 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool, parallelism: int |
 
     def destroy_one(stack: str, report: Any) -> None:
         terraform = _initialised(obj, stack, report)
-        if not obj.config.deployment(stack).destroy_adopted:
+        deployment = obj.config.deployment(stack)
+        if deployment.adopt and not deployment.destroy_adopted:
             report("forgetting adopted resources")
             forget_adopted(terraform)
         report("terraform destroy")
