@@ -3,8 +3,8 @@
 The vendors' published statements (sources named per profile; the copies the profiles were written
 from are in the team's shared reference folder), with the Sids this project gives them: for each
 statement the actions it must hold, its exact `Condition` (None = none) and, where the vendor or the
-README scopes them, its exact resources. Resource templates use {acct}, {role}, {instance_profile}
-and {bucket}. Used by tests/test_profile_facts.py (synthesized stacks) and the LocalStack cycles.
+README scopes them, its exact resources. Resource templates use {acct}, {role}, {instance_profile},
+{bucket} and {secret_scope}. Used by tests/test_profile_facts.py (synthesized stacks) and the LocalStack cycles.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ AIU_SHARED = [
     s("Compute", "ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateLaunchTemplate", "ec2:CreateVpc", "ec2:CreateSubnet",
       "ec2:AssociateAddress", "ec2:DescribeInstances", resources=("*",)),
     s("EngineSecrets", "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue",
-      "secretsmanager:PutSecretValue", "secretsmanager:TagResource", resources=("arn:aws:secretsmanager:us-east-1:{acct}:secret:compute-engine/*",)),
+      "secretsmanager:PutSecretValue", "secretsmanager:TagResource", resources=("arn:aws:secretsmanager:us-east-1:{acct}:secret:{secret_scope}",)),
     s("EngineBuckets", "s3:CreateBucket", "s3:DeleteBucket", "s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
     s("EngineStacks", "cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStacks",
       "cloudformation:ListStacks", "cloudformation:DescribeStackEvents"),
@@ -152,7 +152,8 @@ ANYSCALE = [
 
 # The vendors' default names (README, profile pages), for the resource templates.
 NEXTAI_NAMES = {"role": "nextai-role", "instance_profile": "nextai-role"}
-AIU_NAMES = {"role": "ai-unlimited", "instance_profile": "ai-unlimited"}
+AIU_NAMES = {"role": "ai-unlimited", "instance_profile": "ai-unlimited",
+             "secret_scope": "compute-engine/*"}  # README: .../secret:compute-engine/* without parameters.cluster_name
 IGZ_NAMES = {"role": "IguazioDataScienceNode", "instance_profile": "IguazioDataScienceNode"}
 
 
@@ -186,7 +187,7 @@ CASES: dict[str, Case] = {
         {"profile": "ai-unlimited", "variant": "without-iam-role-permissions", "addenda": ["session-manager", "load-balancer"]},
         {"ai-unlimited-workspaces": AIU_WITHOUT_ROLES + AIU_SHARED + AIU_LOAD_BALANCER + AIU_SESSION_MANAGER,
          "ai-unlimited-engine": [s("ReadEngineSecrets", "secretsmanager:GetSecretValue",
-                                   resources=("arn:aws:secretsmanager:us-east-1:{acct}:secret:compute-engine/*",))]},
+                                   resources=("arn:aws:secretsmanager:us-east-1:{acct}:secret:{secret_scope}",))]},
         has_user=False, attached_to_role=("ai-unlimited-workspaces", "ai-unlimited-engine"), names=AIU_NAMES),
     "iguazio-vanilla": Case({"profile": "iguazio"}, {"ManageIguazioSystems": IGZ_VANILLA, "AssignPrivateIPAddresses": IGZ_NODE},
                             attached_to_user=("ManageIguazioSystems",), attached_to_role=("AssignPrivateIPAddresses",), names=IGZ_NAMES),
