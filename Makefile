@@ -39,8 +39,10 @@ node_modules/.installed: package-lock.json
 up: setup
 	$(IAM_FOUNDRY) up
 
+# checkov is installed by setup: missing here means a broken .venv-checkov, never a silent skip.
 test: setup
-	$(PYTHON) -m pytest
+	@.venv-checkov/bin/checkov --version >/dev/null 2>&1 || { echo "make test: checkov does not run from .venv-checkov (broken install): rm -rf .venv-checkov && make setup" >&2; exit 1; }
+	IAM_FOUNDRY_REQUIRE_CHECKOV=1 $(PYTHON) -m pytest
 
 test-unit: setup
 	$(PYTHON) -m pytest -m "not integration"

@@ -68,5 +68,4 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     assert absent(lambda: iam.get_user(UserName=user))
     assert absent(lambda: iam.get_role(RoleName=role))
     assert absent(lambda: iam.get_instance_profile(InstanceProfileName=role))
-    local_policies = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
-    assert names["policy_name"] not in local_policies
+    assert absent(lambda: iam.get_policy(PolicyArn=f"arn:aws:iam::000000000000:policy/{names['policy_name']}"))
