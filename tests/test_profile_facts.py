@@ -64,10 +64,17 @@ def test_policies_and_managed_arns_are_attached_where_the_vendor_says(stacks, ca
     found = policies_by_name(stack)
     ref = {name: f"${{aws_iam_policy.{address}.arn}}" for name, (address, _) in found.items()}
     user_arns = [a["policy_arn"] for a in resources(stack, "aws_iam_user_policy_attachment").values()]
-    role_arns = [a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values()]
+    role_attachments = list(resources(stack, "aws_iam_role_policy_attachment").values())
+    node_role = "${aws_iam_role.node_role.name}"
+    role_arns = [a["policy_arn"] for a in role_attachments if a["role"] == node_role]
+    existing_roles = {a["role"] for a in role_attachments if a["role"] != node_role}
     assert ("aws_iam_user" in stack["resource"]) == expected.has_user
+    assert ("aws_iam_access_key" in stack["resource"]) == expected.access_key
     assert sorted(user_arns) == sorted([ref[n] for n in expected.attached_to_user] + list(expected.user_managed))
     assert sorted(role_arns) == sorted([ref[n] for n in expected.attached_to_role] + list(expected.role_managed))
+    assert existing_roles == set(expected.attached_to_existing_roles)  # roles the stack does not own, attached by name
+    for role, names in expected.attached_to_existing_roles.items():
+        assert sorted(a["policy_arn"] for a in role_attachments if a["role"] == role) == sorted(ref[n] for n in names)
     assert resources(stack, "aws_iam_role")["node_role"]["name"] == expected.names["role"]
     assert resources(stack, "aws_iam_instance_profile")["instance_profile"]["name"] == expected.names["instance_profile"]
     trust = json.loads(resources(stack, "aws_iam_role")["node_role"]["assume_role_policy"])
