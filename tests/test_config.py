@@ -127,7 +127,7 @@ def test_second_deployment_may_share_the_role_when_it_does_not_create_it():
 def test_all_problems_are_reported_together():
     with pytest.raises(ConfigError) as err:
         parse_config(make_config(account_id="12", region="nowhere", addenda=["x"]))
-    assert sorted(p.where for p in err.value.problems) == ["deployments[0].account_id", "deployments[0].addenda[0]", "deployments[0].region"]
+    assert sorted(p.where for p in err.value.problems) == [at("account_id"), at("addenda[0]"), at("region")]
 
 
 def test_toml_syntax_error_names_the_file(tmp_path):

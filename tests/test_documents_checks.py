@@ -17,7 +17,7 @@ import iam_foundry.config as config_module
 from iam_foundry.config import parse_config
 from iam_foundry.documents import build_documents
 from iam_foundry.errors import ConfigError, PolicyError
-from iam_foundry.lint import Finding, accepted_findings, unexplained
+from iam_foundry.lint import Finding, accepted_findings, lint_statements, unexplained
 from iam_foundry.policy_templates import load_profile_dir
 from tests.conftest import TEST_ACCOUNT, make_config, synth_raw
 from tests.split_fixture import write_oversized_policy
@@ -52,7 +52,8 @@ def write_addendum(path: Path, *statements: dict, **extra) -> Path:
 # --- attachment quota (documents._check_attachment_quota) ---------------------------------------
 
 def test_attachment_quota_refuses_a_user_over_the_limit():
-    # nextai with s3-access: its policy + AmazonS3FullAccess = 2 policies on the user and on the role.
+    # nextai with s3-access: its policy + AmazonS3FullAccess = 2 policies on the user (s3-access is the user's only:
+    # policy_json/nextai/SOURCES.md; the node role's is s3-access-node-role).
     with pytest.raises(PolicyError) as err:
         documents_of({"name": "d", "profile": "nextai", "addenda": ["s3-access"], "max_managed_policies_per_principal": 1})
     text = str(err.value)
@@ -62,7 +63,7 @@ def test_attachment_quota_refuses_a_user_over_the_limit():
 
 def test_attachment_quota_counts_the_node_role_when_there_is_no_user():
     with pytest.raises(PolicyError) as err:
-        documents_of({"name": "d", "profile": "nextai", "addenda": ["s3-access"], "create_user": False,
+        documents_of({"name": "d", "profile": "nextai", "addenda": ["s3-access-node-role"], "create_user": False,
                       "max_managed_policies_per_principal": 1})
     assert "the role would have 2 managed policies attached, over the quota of 1" in str(err.value)
 
@@ -75,7 +76,8 @@ def test_attachment_quota_counts_every_part_of_a_split_policy(tmp_path):
 
 
 def test_attachment_quota_allows_exactly_the_limit():
-    documents = documents_of({"name": "d", "profile": "nextai", "addenda": ["s3-access"], "max_managed_policies_per_principal": 2})
+    documents = documents_of({"name": "d", "profile": "nextai", "addenda": ["s3-access", "s3-access-node-role"],
+                              "max_managed_policies_per_principal": 2})
     assert documents.user_managed_arns == [S3_FULL] and documents.role_managed_arns == [S3_FULL]
     assert documents.parts_attached_to("user") == 1 and documents.parts_attached_to("node_role") == 1
 
@@ -128,7 +130,7 @@ def test_addendum_limited_to_one_variant_is_refused_on_another(variant_profile):
     with pytest.raises(ConfigError) as err:
         parse_config(config_with({"name": "d", "profile": "twovariants", "variant": "beta", "addenda": ["alpha-only"]}))
     problems = err.value.problems
-    assert [p.where for p in problems] == ["deployments[0].addenda"]
+    assert [p.where for p in problems] == ['deployments[0].addenda (deployment "d")']
     assert "addendum 'alpha-only' cannot be used with variant 'beta'" in problems[0].message
     assert "'alpha'" in problems[0].fix
 
@@ -142,7 +144,7 @@ def test_conflicting_addenda_are_refused_naming_both(variant_profile):
     with pytest.raises(ConfigError) as err:
         parse_config(config_with({"name": "d", "profile": "twovariants", "addenda": ["right", "left"]}))
     problems = err.value.problems
-    assert [p.where for p in problems] == ["deployments[0].addenda"]
+    assert [p.where for p in problems] == ['deployments[0].addenda (deployment "d")']
     assert problems[0].message == "'left' and 'right' cannot be used together"
 
 
@@ -161,19 +163,22 @@ def test_policy_name_clash_alone_is_refused_naming_both_entries():
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     problems = err.value.problems
-    assert [p.where for p in problems] == ["deployments[1]"]
-    assert problems[0].message == f"policy 'nextai-policy' also used by deployments[0] (account {TEST_ACCOUNT})"
+    assert [p.where for p in problems] == ['deployments[1] (deployment "b")']
+    assert problems[0].message == f"policy 'nextai-policy' also used by deployments[0] (deployment \"a\") (account {TEST_ACCOUNT})"
 
 
 def test_policy_name_clash_of_a_second_policy_of_the_profile():
-    # Iguazio has two policies; the second deployment reuses only the node policy's name.
-    raw = config_with({"name": "a", "profile": "iguazio"},
-                      {"name": "b", "profile": "iguazio", "user_name": "Other", "policy_name": "Other",
-                       "role_name": "OtherNode", "policy_names": {"node": "AssignPrivateIPAddresses"}})
+    # Iguazio has two policies; the second deployment reuses only the node policy's name, which is
+    # <role_name>-AssignPrivateIPAddresses by default (policy_json/iguazio/SOURCES.md, "Node policy name").
+    # Iguazio creates an access key by default: on real AWS both accept the plaintext secret in state.
+    consent = {"allow_plaintext_secret_in_state": True}
+    raw = config_with({"name": "a", "profile": "iguazio", **consent},
+                      {"name": "b", "profile": "iguazio", "user_name": "Other", "policy_name": "Other", **consent,
+                       "role_name": "OtherNode", "policy_names": {"node": "IguazioDataScienceNode-AssignPrivateIPAddresses"}})
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     assert [p.message for p in err.value.problems] == [
-        f"policy 'AssignPrivateIPAddresses' also used by deployments[0] (account {TEST_ACCOUNT})"]
+        f"policy 'IguazioDataScienceNode-AssignPrivateIPAddresses' also used by deployments[0] (deployment \"a\") (account {TEST_ACCOUNT})"]
 
 
 def test_same_policy_name_in_another_account_is_allowed():
@@ -205,7 +210,7 @@ def test_lint_gate_lets_through_only_the_exact_rule_and_sid_accepted():
 
 
 def test_lint_gate_refuses_an_accepted_rule_on_another_sid_of_the_profile(tmp_path):
-    # nextai accepts LP003 for PassNodeRole; the same finding under another Sid must still fail.
+    # iguazio accepts LP003 for EksctlRoles only; the same finding under another Sid must still fail.
     policy = write_policy(tmp_path / "p.json", {"Sid": "PassAnyRole", "Effect": "Allow", "Action": "iam:PassRole",
                                                 "Resource": "arn:{{partition}}:iam::{{account_id}}:role/{{role_name}}"})
     with pytest.raises(PolicyError) as err:
@@ -221,7 +226,7 @@ def test_lint_gate_accepted_entries_need_a_reason(tmp_path):
 
 
 def test_lint_gate_custom_profile_cannot_accept_findings(tmp_path):
-    # The statement nextai accepts (PassNodeRole, LP003) is refused in a custom profile, even with a lint-accepted.json beside it.
+    # An LP003 statement (PassRole without iam:PassedToService) is refused in a custom profile, even with a lint-accepted.json beside it.
     policy = write_policy(tmp_path / "p.json", {"Sid": "PassNodeRole", "Effect": "Allow", "Action": ["iam:GetRole", "iam:PassRole"],
                                                 "Resource": ["arn:{{partition}}:iam::{{account_id}}:role/{{role_name}}"]})
     (tmp_path / "lint-accepted.json").write_text(json.dumps([{"rule": "LP003", "sid": "PassNodeRole", "reason": "mine"}]))
@@ -231,6 +236,9 @@ def test_lint_gate_custom_profile_cannot_accept_findings(tmp_path):
 
 
 def test_lint_gate_accepts_the_builtin_profiles_reasoned_finding():
-    documents = documents_of({"name": "d", "profile": "nextai"})  # LP003 on PassNodeRole, accepted with a reason
-    sids = [s["Sid"] for s in documents.policies[0].parts[0]["Statement"]]
-    assert "PassNodeRole" in sids
+    # nextai no longer needs an acceptance (PassNodeRole carries iam:PassedToService: nextai/SOURCES.md); iguazio's
+    # EKS variant accepts LP003 on the vendor's EksctlRoles statement, with a reason (iguazio/lint-accepted.json).
+    documents = documents_of({"name": "d", "profile": "iguazio", "variant": "eks", "allow_plaintext_secret_in_state": True})
+    statements = documents.policies[0].parts[0]["Statement"]
+    assert "EksctlRoles" in [s["Sid"] for s in statements]
+    assert ("LP003", "EksctlRoles") in {(f.rule, f.sid) for f in lint_statements(statements, "ManageIguazioSystems")}  # a real finding
