@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.conftest import localstack_config, unique_names
 from tests.integration.cycle import Expected, run_cycle
-from tests.profile_facts import CASES, s
+from tests.profile_facts import CASES, IGZ_NODE_POLICY, s
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "custom"
@@ -29,13 +29,16 @@ def test_ai_unlimited_with_iam_role_permissions_and_all_addenda(localstack_endpo
                   "parameters": {"cluster_name": "analytics", "key_pair_name": "ops-ssh", "cluster_role_prefix": "aiu-cluster-",
                                  "hosted_zone_id": "Z0123456789ABCDEFGHIJ"},
                   "role_name": names["role_name"], "policy_name": names["policy_name"]}
+    case = "ai-unlimited-with-iam-role-permissions-all-addenda"
+    deployer = f"{names['role_name']}-deployer"  # load-balancer: its own policy, unattached (ai-unlimited/SOURCES.md)
     expected = Expected(
-        policies={names["policy_name"]: statements("ai-unlimited-with-iam-role-permissions-all-addenda", "ai-unlimited-workspaces")},
+        policies={names["policy_name"]: statements(case, "ai-unlimited-workspaces"), deployer: statements(case, "ai-unlimited-deployer")},
         role_name=names["role_name"], instance_profile_name=names["role_name"], role_policies=(names["policy_name"],),
-        fmt={"secret_scope": "compute-engine/analytics/*"})
+        fmt={"prefix": "aiu-cluster-", "zone": "Z0123456789ABCDEFGHIJ"})  # the server's EngineSecrets ignore cluster_name
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "aiu", tmp_path, iam, expected)
     assert outputs["key_pair_name"] == "ops-ssh"
     assert outputs["role_name"] == names["role_name"]
+    assert outputs["deployer_policy_arn"] == f"arn:aws:iam::000000000000:policy/{deployer}"
 
 
 def test_ai_unlimited_without_iam_role_permissions(localstack_endpoint, iam, tmp_path):
@@ -44,11 +47,11 @@ def test_ai_unlimited_without_iam_role_permissions(localstack_endpoint, iam, tmp
                   "parameters": {"cluster_role_prefix": "aiu-cluster-"},
                   "role_name": names["role_name"], "policy_name": names["policy_name"]}
     case = "ai-unlimited-without-iam-role-permissions-all-addenda"
-    workspaces = [st for st in statements(case, "ai-unlimited-workspaces") if not st.sid.startswith(("SessionManager", "LoadBalancer"))]
+    workspaces = [st for st in statements(case, "ai-unlimited-workspaces") if not st.sid.startswith("SessionManager")]
     engine = f"{names['role_name']}-engine"  # README: the engine policy is <role_name>-engine
     expected = Expected(policies={names["policy_name"]: workspaces, engine: statements(case, "ai-unlimited-engine")},
                         role_name=names["role_name"], instance_profile_name=names["role_name"],
-                        role_policies=(names["policy_name"], engine), fmt={"secret_scope": "compute-engine/*"})
+                        role_policies=(names["policy_name"], engine), fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-"})
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "aiu", tmp_path, iam, expected)
     assert len(outputs["policy_arns"]) == 2  # restricted workspaces policy + engine policy
 
@@ -61,7 +64,7 @@ def test_iguazio_with_access_key(localstack_endpoint, iam, tmp_path, variant):
                   "policy_names": {"node": node_policy}}
     case = f"iguazio-{variant}"
     expected = Expected(
-        policies={names["policy_name"]: statements(case, "ManageIguazioSystems"), node_policy: statements(case, "AssignPrivateIPAddresses")},
+        policies={names["policy_name"]: statements(case, "ManageIguazioSystems"), node_policy: statements(case, IGZ_NODE_POLICY)},
         role_name=names["role_name"], instance_profile_name=names["role_name"], user_name=names["user_name"],
         user_policies=(names["policy_name"],), role_policies=(node_policy,), access_key=True)
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "igz", tmp_path, iam, expected)

@@ -15,7 +15,7 @@ from iam_foundry import __version__
 from iam_foundry.module_export import export_all
 from iam_foundry.terraform import Terraform
 from tests.integration.cycle import Expected, assert_deployed, assert_removed
-from tests.profile_facts import CASES, S3_FULL
+from tests.profile_facts import CASES, IGZ_NODE_POLICY, NEXTAI_S3_OBJECT_SIDS, S3_FULL
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "consumers"
@@ -28,23 +28,24 @@ def facts(case: str, policy: str, drop: tuple[str, ...] = ()) -> list:
 
 def expected_for(fixture: str, sfx: str) -> Expected:
     """Each fixture's main.tf: its names, toggles and parameters, with the vendor facts."""
-    if fixture == "nextai":  # clone-disk, s3-access, role-creation on; open-ports off; an access key
+    if fixture == "nextai":  # clone-disk, s3-access, role-creation on; open-ports, s3-access-node-role, s3-object-access off; an access key
         policy, role = f"nextai-policy-{sfx}", f"nextai-role-{sfx}"
-        return Expected(policies={policy: facts("nextai-all-addenda", "nextai-policy", drop=("OpenPorts",))},
+        return Expected(policies={policy: facts("nextai-all-addenda", "nextai-policy", drop=("OpenPorts", *NEXTAI_S3_OBJECT_SIDS))},
                         role_name=role, instance_profile_name=role, user_name=f"nextai-{sfx}", user_policies=(policy,),
-                        role_policies=(policy,), user_managed=(S3_FULL,), role_managed=(S3_FULL,), access_key=True)
-    if fixture == "ai-unlimited":  # both addenda, cluster_name = analytics
+                        role_policies=(policy,), user_managed=(S3_FULL,), access_key=True)  # s3-access: the user only
+    if fixture == "ai-unlimited":  # both addenda, cluster_name = analytics (the server's EngineSecrets ignore it)
+        case = "ai-unlimited-with-iam-role-permissions-all-addenda"
         policy, role = f"ai-unlimited-workspaces-{sfx}", f"ai-unlimited-{sfx}"
-        return Expected(policies={policy: facts("ai-unlimited-with-iam-role-permissions-all-addenda", "ai-unlimited-workspaces")},
-                        role_name=role, instance_profile_name=role, role_policies=(policy,),
-                        fmt={"secret_scope": "compute-engine/analytics/*"})
+        return Expected(policies={policy: facts(case, "ai-unlimited-workspaces"), f"{role}-deployer": facts(case, "ai-unlimited-deployer")},
+                        role_name=role, instance_profile_name=role, role_policies=(policy,),  # the deployer policy is unattached
+                        fmt={"prefix": "aiu-cluster-", "zone": "Z0123456789ABCDEFGHIJ"})
     if fixture == "ai-unlimited-without-iam-role-permissions":  # no addenda; engine policy <role_name>-engine
         case = "ai-unlimited-without-iam-role-permissions-all-addenda"
         policy = role = f"ai-unlimited-r-{sfx}"
-        return Expected(policies={policy: facts(case, "ai-unlimited-workspaces", drop=("SessionManager", "LoadBalancer")),
+        return Expected(policies={policy: facts(case, "ai-unlimited-workspaces", drop=("SessionManager",)),
                                   f"{role}-engine": facts(case, "ai-unlimited-engine")},
                         role_name=role, instance_profile_name=role, role_policies=(policy, f"{role}-engine"),
-                        fmt={"secret_scope": "compute-engine/*"})
+                        fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-"})
     if fixture == "anyscale":
         role = f"anyscale-cluster-node-cld_{sfx}"
         return Expected(policies={f"cld_{sfx}-cluster_node_s3_access": facts("anyscale", "cld_abc123-cluster_node_s3_access")},
@@ -53,9 +54,10 @@ def expected_for(fixture: str, sfx: str) -> Expected:
     variant, infix = ("iguazio-eks", "-eks") if fixture == "iguazio-eks" else ("iguazio-vanilla", "")
     policy, node_policy, role = (f"ManageIguazioSystems{infix}-{sfx}", f"AssignPrivateIPAddresses{infix}-{sfx}",
                                  f"IguazioDataScienceNode{infix}-{sfx}")
-    return Expected(policies={policy: facts(variant, "ManageIguazioSystems"), node_policy: facts(variant, "AssignPrivateIPAddresses")},
+    # iguazio sets create_access_key = true; iguazio-eks relies on the default, now true (iguazio/SOURCES.md, "Access key")
+    return Expected(policies={policy: facts(variant, "ManageIguazioSystems"), node_policy: facts(variant, IGZ_NODE_POLICY)},
                     role_name=role, instance_profile_name=role, user_name=f"Provazio{infix}-{sfx}", user_policies=(policy,),
-                    role_policies=(node_policy,), access_key=fixture == "iguazio")
+                    role_policies=(node_policy,), access_key=True)
 
 
 @pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir()))
