@@ -10,6 +10,7 @@ import pytest
 
 from iam_foundry import __version__
 from iam_foundry.module_export import export_all, export_module
+from iam_foundry.policy_templates import list_profiles, load_profile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "consumers"
 
@@ -32,19 +33,30 @@ def test_modules_have_no_provider_or_backend(modules):
 
 
 def test_modules_are_versioned_and_output_every_arn(modules):
+    # Which modules have a user comes from the profile data (create_user default), not the modules.
+    with_user = {name if variant == load_profile(name).default_variant else f"{name}-{variant}"
+                 for name in list_profiles() for variant in load_profile(name).variants
+                 if load_profile(name).defaults.get("create_user", True)}
+    assert with_user and with_user < set(modules)
     for name, module in modules.items():
         outputs = module["output"]
         assert outputs["iam_foundry_module_version"]["value"] == __version__
         assert {"role_arn", "instance_profile_arn", "instance_profile_name", "policy_arns"} <= set(outputs), name
-        if "aws_iam_user" in module["resource"]:
-            assert {"user_arn", "access_key_id", "access_key_secret"} <= set(outputs)
-            assert outputs["access_key_secret"]["sensitive"] is True
+        assert ("aws_iam_user" in module["resource"]) == (name in with_user), name
+        if name in with_user:
+            assert {"user_arn", "access_key_id", "access_key_secret"} <= set(outputs), name
+            assert outputs["access_key_secret"]["sensitive"] is True, name
+        else:
+            assert not {"user_arn", "access_key_id", "access_key_secret"} & set(outputs), name
 
 
 def test_addenda_are_variables_and_conditional(modules):
     nextai = modules["nextai"]
-    for toggle in ("enable_clone_disk", "enable_open_ports", "enable_s3_access", "enable_role_creation"):
-        assert nextai["variable"][toggle] == {"type": "bool", "default": False, "description": nextai["variable"][toggle]["description"]}
+    addenda = load_profile("nextai").addenda
+    for addendum, toggle in (("clone-disk", "enable_clone_disk"), ("open-ports", "enable_open_ports"),
+                             ("s3-access", "enable_s3_access"), ("role-creation", "enable_role_creation")):
+        assert addenda[addendum].description
+        assert nextai["variable"][toggle] == {"type": "bool", "default": False, "description": addenda[addendum].description}
     policy = nextai["resource"]["aws_iam_policy"]["policy"]["policy"]
     assert "var.enable_clone_disk ? " in policy and "!var.enable_role_creation ? " in policy
     attachments = nextai["resource"]["aws_iam_user_policy_attachment"]

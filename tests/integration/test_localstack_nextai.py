@@ -14,7 +14,7 @@ from tests.integration.cycle import absent, planned_creates
 
 pytestmark = pytest.mark.integration
 
-ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access"]
+ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access", "s3-access-node-role", "s3-object-access"]
 S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 
 
@@ -29,8 +29,11 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     expected = {"aws_iam_policy.policy", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_0",
                 "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_0",
                 "aws_iam_instance_profile.instance_profile"}
+    # s3-access attaches AmazonS3FullAccess to the user only, s3-access-node-role to the node role (nextai/SOURCES.md)
     if "s3-access" in addenda:
-        expected |= {"aws_iam_user_policy_attachment.user_policy_1", "aws_iam_role_policy_attachment.node_role_policy_1"}
+        expected |= {"aws_iam_user_policy_attachment.user_policy_1"}
+    if "s3-access-node-role" in addenda:
+        expected |= {"aws_iam_role_policy_attachment.node_role_policy_1"}
     assert planned_creates(terraform) == expected
 
     terraform.apply("tfplan")
@@ -48,7 +51,10 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
         document = json.loads(document) if isinstance(document, str) else document
         sids = [s["Sid"] for s in document["Statement"]]
         assert ("CloneDiskImages" in sids) == ("clone-disk" in addenda)
-        assert ("PassNodeRole" in sids) == ("role-creation" not in addenda)
+        assert "PassNodeRole" in sids  # its own statement, kept by role-creation, which replaces GetNodeRole/GetNodeInstanceProfile
+        assert ("GetNodeRole" in sids) == ("role-creation" not in addenda)
+        assert ("AttachNodeRolePolicies" in sids) == ("role-creation" in addenda)
+        assert ("S3ObjectReadWrite" in sids) == ("s3-object-access" in addenda)
         assert f"arn:aws:iam::000000000000:role/{role}" in json.dumps(document)
 
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
@@ -59,7 +65,7 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
         assert [r["RoleName"] for r in profile["Roles"]] == [role]
         assert profile["Arn"] == outputs["instance_profile_arn"]
         role_policies = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
-        assert policy_arn in role_policies and ((S3_FULL in role_policies) == ("s3-access" in addenda))
+        assert policy_arn in role_policies and ((S3_FULL in role_policies) == ("s3-access-node-role" in addenda))
 
         assert terraform.plan() is False, "second plan must show no changes"
     finally:
@@ -68,5 +74,4 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     assert absent(lambda: iam.get_user(UserName=user))
     assert absent(lambda: iam.get_role(RoleName=role))
     assert absent(lambda: iam.get_instance_profile(InstanceProfileName=role))
-    local_policies = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
-    assert names["policy_name"] not in local_policies
+    assert absent(lambda: iam.get_policy(PolicyArn=f"arn:aws:iam::000000000000:policy/{names['policy_name']}"))
