@@ -182,7 +182,8 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
     guard = [("var.permissions_boundary != null", [
         {"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}])]
     if creates_roles:
-        guard.append(("var.require_boundary_on_created_roles && local.boundary_arn != null", [
+        # Variables only: a count may not depend on the boundary policy's ARN, known after apply.
+        guard.append(("var.require_boundary_on_created_roles && (var.permissions_boundary != null || var.profile_boundary)", [
             {"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
              "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": expr("local.boundary_arn")}}}]))
     wanted = " || ".join(f"({condition})" for condition, _ in guard)
