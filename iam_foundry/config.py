@@ -10,6 +10,7 @@ import base64
 import binascii
 import difflib
 import importlib.util
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -167,6 +168,10 @@ class Deployment:
     allow_plaintext_secret_in_state: bool = False
     path: str = "/"
     permissions_boundary: str | None = None
+    # A built-in profile's user and node role get a boundary holding the profile's own maximum (see documents.py).
+    profile_boundary: bool = False
+    # Role-creating profiles: CreateRole only with iam:PermissionsBoundary = that boundary.
+    require_boundary_on_created_roles: bool = False
     force_destroy: bool = False
     max_managed_policies_per_principal: int = DEFAULT_MAX_ATTACHED
     # False when neither the deployment nor the config names a region (DEFAULT_REGION was filled in).
@@ -512,6 +517,8 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
         permissions_boundary=d.get("permissions_boundary", str, None,
                                    check=lambda arn: _boundary_check(arn, partition, region)),
+        profile_boundary=d.get("profile_boundary", bool, profile_name != CUSTOM_PROFILE),
+        require_boundary_on_created_roles=d.get("require_boundary_on_created_roles", bool, False),
         force_destroy=d.get("force_destroy", bool, False),
         region_explicit=region_explicit or "region" in table,
         max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
@@ -544,6 +551,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                                 "set create_user = true or drop create_access_key"))
     if profile:
         _check_addenda(profile, addenda, variant, at, problems)
+        _check_boundary_options(profile, deployment, addenda, at, problems)
         for name in addenda:
             for key in getattr(profile.addenda.get(name), "requires_parameters", ()):
                 if not parameters.get(key):
@@ -610,6 +618,28 @@ def _check_prefix_parameters(profile: Profile, parameters: dict[str, str], at: C
                 f"'{value}' is too broad as the name prefix in {resource} (LP008)",
                 f"use at least {MIN_NAME_PREFIX} characters, not only punctuation"
                 + (f", e.g. the default '{default}'" if default else "")))
+
+
+def _check_boundary_options(profile: Any, deployment: Deployment, addenda: list[Any], at: Callable[[str], str],
+                            problems: list[Problem]) -> None:
+    """Guardrails that need the right combination of options."""
+    for name in sorted({a for a in addenda if a in profile.addenda}):
+        if profile.addenda[name].platform_creates_node_role and deployment.create_node_role:
+            # The platform would write the node role's policy: with the stack's own role that is the
+            # role the launcher runs instances with, so it could give itself anything.
+            problems.append(Problem(at("addenda"), f"addendum '{name}' lets the platform create the node role and write its policies, "
+                                    "but this deployment creates the node role too (create_node_role defaults to true)",
+                                    f"set create_node_role = false (the platform creates '{deployment.role_name}'), or drop the addendum '{name}'"))
+    if deployment.require_boundary_on_created_roles:
+        if not (deployment.profile_boundary or deployment.permissions_boundary):
+            problems.append(Problem(at("require_boundary_on_created_roles"), "needs a boundary to require, but profile_boundary is false "
+                                    "and no permissions_boundary is given", "set profile_boundary = true or give permissions_boundary"))
+        valid = deployment.variant in profile.variants
+        statements = [s for spec in profile.policies(deployment.variant) for s in spec.template["Statement"]] if valid else []
+        statements += [s for name in addenda if name in profile.addenda for s in profile.addenda[name].statements]
+        if valid and not any('"iam:createrole"' in json.dumps(s).lower() for s in statements):
+            problems.append(Problem(at("require_boundary_on_created_roles"), f"profile '{profile.name}' (variant "
+                                    f"'{deployment.variant}') creates no roles", "remove require_boundary_on_created_roles"))
 
 
 def _check_addenda(profile: Any, addenda: list[Any], variant: str, at: Callable[[str], str], problems: list[Problem]) -> None:

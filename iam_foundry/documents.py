@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .access.actions import unknown_action_problems
 from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
-from .policy_templates import Profile, merge_statements, render, split_statements
+from .policy_templates import Profile, merge_statements, render, rendered_size, split_statements
 from .tfjson import expr
 
 # Filled in at plan time when the config gives no account id (data "aws_caller_identity" "current").
 CALLER_ACCOUNT_ID = expr("data.aws_caller_identity.current.account_id")
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
+BOUNDARY_SUFFIX = "-boundary"
+POLICY_NAME_MAX = 128
+# Whoever is bounded must not lift or change its boundary: else "attach AdministratorAccess to my own
+# role" and then "remove my boundary" would still reach everything.
+BOUNDARY_CHANGES = ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
+                    "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary"]
+# The calls that give a role permissions; each carries iam:PermissionsBoundary (the role's boundary).
+ROLE_GRANTS = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:PutRolePolicy"]
+BOUNDARY_POLICY_CHANGES = ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +49,33 @@ class DeploymentDocuments:
     user_managed_arns: list[str]
     role_managed_arns: list[str]
     tags: dict[str, str]
+    # The profile boundary the stack creates (None with profile_boundary off or a permissions_boundary given).
+    boundary: "BoundaryDocument | None" = None
 
     @property
     def creates_role(self) -> bool:
         return self.trust_policy is not None
 
+    @property
+    def boundary_arn(self) -> str | None:
+        """The boundary set on the user and node role: the user's own, or the profile boundary."""
+        return self.deployment.permissions_boundary or (self.boundary.arn if self.boundary else None)
+
     def parts_attached_to(self, target: str) -> int:
         return sum(len(p.parts) for p in self.policies if target in p.attach_to)
+
+
+@dataclass(frozen=True)
+class BoundaryDocument:
+    """The profile boundary: one managed policy holding every statement the deployment's user and node
+    role are given (custom parts and the AWS managed policies they attach), plus denies that keep any
+    principal under it from lifting a boundary or rewriting this policy. Bounded by it, a principal
+    that writes '*' on itself (or on a role created with this boundary) still gets no more than the
+    profile grants."""
+
+    name: str
+    arn: str  # plan value: the account may be a token filled at plan time
+    document: dict[str, Any]
 
 
 def ec2_service_principal(partition: str) -> str:
@@ -79,8 +109,10 @@ def build_documents(deployment: Deployment) -> DeploymentDocuments:
     values = placeholder_values(deployment, profile)
     chosen = [profile.addenda[name] for name in sorted(set(deployment.addenda))]
     policies = []
+    boundary_arn = deployment.permissions_boundary or (_boundary_arn(deployment, values) if _wants_boundary(deployment, profile) else None)
     for spec in profile.policies(deployment.variant or None):
         statements = [render(statement, values, source) for statement, source in merge_statements(profile, spec, list(deployment.addenda))]
+        statements += guardrail_statements(deployment, statements, boundary_arn)
         name = deployment.policy_names.get(spec.id) or render(spec.name, values, profile.root / "profile.json")
         _check_unique_sids(statements, deployment, name)
         version = spec.template.get("Version", "2012-10-17")
@@ -109,9 +141,95 @@ def build_documents(deployment: Deployment) -> DeploymentDocuments:
         role_managed_arns=role_arns,
         tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
     )
+    if _wants_boundary(deployment, profile) and not deployment.permissions_boundary and (deployment.create_user or documents.creates_role):
+        documents = replace(documents, boundary=profile_boundary(documents, values))
     _check_attachment_quota(documents)
     check_documents(documents)
     return documents
+
+
+def _wants_boundary(deployment: Deployment, profile: Profile) -> bool:
+    return deployment.profile_boundary and bool(deployment.create_user or (profile.node_role and deployment.create_node_role))
+
+
+def _boundary_arn(deployment: Deployment, values: dict[str, str]) -> str:
+    return f"arn:{deployment.partition}:iam::{values['account_id']}:policy{deployment.path}{deployment.policy_name}{BOUNDARY_SUFFIX}"
+
+
+def _allows_create_role(statement: dict[str, Any]) -> bool:
+    actions = statement.get("Action", [])
+    return statement.get("Effect") == "Allow" and any(a.lower() in ("iam:createrole", "iam:*", "*") for a in
+                                                       (actions if isinstance(actions, list) else [actions]))
+
+
+def guardrail_statements(deployment: Deployment, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
+    """Denies added to a policy's own statements.
+
+    With require_boundary_on_created_roles, a policy that lets its principal create roles gets a
+    deny on creating a role, or writing or attaching a role policy, unless the role has the boundary
+    (IAM sends iam:PermissionsBoundary with these calls; a Deny with StringNotEquals also matches a
+    request that names none): a role of the pattern that exists without the boundary cannot be given
+    '*' either. A boundary the user gives is not ours to edit, so the denies that keep
+    it in place go into the identity policy instead (the profile boundary holds them itself)."""
+    extra: list[dict[str, Any]] = []
+    if deployment.require_boundary_on_created_roles and boundary_arn and any(_allows_create_role(s) for s in statements):
+        extra.append({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+                      "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}})
+    if deployment.permissions_boundary:
+        extra.append({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"})
+    return extra
+
+
+def profile_boundary(documents: DeploymentDocuments, values: dict[str, str]) -> BoundaryDocument:
+    """The union of what the deployment's user and node role are given, as one managed policy.
+
+    The statements themselves, not a summary of their actions: a boundary of "these actions on *"
+    would let a principal that can write its own policy use them on every resource. One policy for
+    both principals: the user and its node role share the profile, and a role created under
+    require_boundary_on_created_roles gets the same one."""
+    from .access.principals import managed_policy  # the shipped copies of AWS managed policies
+
+    deployment = documents.deployment
+    name = f"{deployment.policy_name}{BOUNDARY_SUFFIX}"
+    where = f"deployment '{deployment.name}' profile boundary '{name}'"
+    if len(name) > POLICY_NAME_MAX:
+        raise PolicyError(Problem(where, f"the name is {len(name)} characters, over IAM's {POLICY_NAME_MAX}",
+                                  "shorten policy_name, or set profile_boundary = false and give permissions_boundary"))
+    statements: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(statement: dict[str, Any], fallback: str) -> None:
+        body = {k: v for k, v in statement.items() if k != "Sid"}
+        if any(body == {k: v for k, v in s.items() if k != "Sid"} for s in statements):
+            return  # the same statement reached by two policies (e.g. user and node role)
+        base = sid = statement.get("Sid") or fallback
+        count = 2
+        while sid in seen:  # Sids stay unique across the policies merged here
+            sid, count = f"{base}{count}", count + 1
+        seen.add(sid)
+        statements.append({"Sid": sid, **body})
+
+    for policy in documents.policies:
+        if policy.attach_to:
+            for part in policy.parts:
+                for index, statement in enumerate(part["Statement"]):
+                    add(statement, f"{policy.id.title()}{index}")
+    for arn in _dedupe(documents.user_managed_arns + documents.role_managed_arns):
+        managed = managed_policy(arn)
+        short = re.sub(r"[^A-Za-z0-9]", "", arn.rsplit("/", 1)[-1])
+        raw = managed.document["Statement"]
+        for index, statement in enumerate(raw if isinstance(raw, list) else [raw]):
+            add(dict(statement), f"{short}{index}")
+    arn = _boundary_arn(deployment, values)
+    statements.append({"Sid": "DenyPermissionsBoundaryChanges", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"})
+    statements.append({"Sid": "DenyBoundaryPolicyChanges", "Effect": "Deny", "Action": BOUNDARY_POLICY_CHANGES, "Resource": arn})
+    document = {"Version": "2012-10-17", "Statement": statements}
+    size = rendered_size(document)
+    if size > MANAGED_POLICY_MAX_CHARS:
+        raise PolicyError(Problem(where, f"{size} characters, over the {MANAGED_POLICY_MAX_CHARS}-character managed policy quota "
+                                  "(a boundary is one policy and cannot be split)",
+                                  "drop addenda, or set profile_boundary = false and give your own permissions_boundary"))
+    return BoundaryDocument(name=name, arn=arn, document=document)
 
 
 def _addendum_policy(deployment: Deployment, profile: Profile, addendum: Any, values: dict[str, str]) -> PolicyDocuments:
@@ -137,6 +255,8 @@ def check_documents(documents: DeploymentDocuments) -> None:
                 for problem in grammar_problems(part, f"{where} policy '{p.name}'" + (f" part {index + 1}" if index else ""))]
     if documents.trust_policy is not None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
+    if documents.boundary is not None:
+        problems += grammar_problems(documents.boundary.document, f"{where} boundary '{documents.boundary.name}'")
     if problems:
         raise PolicyError(problems)
     problems = _unknown_actions(documents, where)

@@ -9,16 +9,19 @@ addendum's statements are concatenated only when its `enable_<addendum>` variabl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modules.versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
 
 from . import __version__
 from .errors import FoundryError, PolicyError, Problem
+from .access.principals import managed_policy
+from .documents import BOUNDARY_CHANGES, BOUNDARY_POLICY_CHANGES, BOUNDARY_SUFFIX, ROLE_GRANTS, _allows_create_role
 from .lint import MIN_NAME_PREFIX, grammar_problems
 from .policy_templates import PLACEHOLDER, Profile, load_profile, prefix_parameters, render
-from .tfjson import expr, hcl_literal, measured, to_terraform
+from .tfjson import TOKEN, expr, expression_of, hcl_literal, measured, to_terraform
 
 MODULE_MAX_POLICY_CHARS = 6144
 NAME_VARS = ("user_name", "policy_name", "role_name", "instance_profile_name")
@@ -87,6 +90,9 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
             "error_message": f"{name} is the name prefix before '*' in {resource}: use at least {MIN_NAME_PREFIX} characters, not only punctuation.",
         })
     for name, addendum in profile.addenda.items():
+        # The module always creates the node role, which an addendum by which the platform creates it refuses.
+        if addendum.platform_creates_node_role:
+            continue
         if not addendum.only_variants or variant in addendum.only_variants:
             variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}
     if creates_user:
@@ -118,6 +124,17 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
     user_arns: list[str] = []
     role_arns: list[str] = []
     policy_refs: list[str] = []
+    creates_roles = any(_allows_create_role(s) for spec in profile.policies(variant) for s in spec.template["Statement"])
+    variables["profile_boundary"] = {"type": "bool", "default": True, "description":
+                                     "Create <policy_name>-boundary (every statement this module grants, and denies on lifting it) "
+                                     "and set it as permissions boundary of the user and node role; permissions_boundary replaces it"}
+    if creates_roles:
+        variables["require_boundary_on_created_roles"] = {"type": "bool", "default": False, "description":
+                                                          "Create roles, or write or attach their policies, only with the boundary "
+                                                          "(iam:PermissionsBoundary); the platform must pass it"}
+    # A reference to the policy (not its ARN rebuilt), so Terraform creates it before the user and role.
+    locals_["boundary_arn"] = expr("var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.boundary[*].arn)")
+    boundary_groups: list[tuple[str | None, list[dict[str, Any]]]] = []
     for spec in profile.policies(variant):
         base = [render(s, refs, spec.source) for s in spec.template["Statement"]]
         groups = [(None, [s for s in base])]
@@ -135,6 +152,8 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
                     toggled.append((f"!var.{_toggle(name)}", dropped))
                 if addendum.statements:
                     toggled.append((f"var.{_toggle(name)}", [render(s, refs, addendum.source) for s in addendum.statements]))
+        if spec.attach_to:
+            boundary_groups += [(None, groups[0][1])] + toggled
         everything = groups[0][1] + [s for _, stmts in toggled for s in stmts]
         _check_worst_case(everything, spec.template.get("Version", "2012-10-17"), f"{profile_name}/{variant} policy '{spec.id}'")
         # Both branches of a conditional must have one type; tuples of different lengths do not, so
@@ -155,6 +174,28 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
             user_arns.append(expr(f"{ref}.arn"))
         if "node_role" in spec.attach_to and profile.node_role:
             role_arns.append(expr(f"{ref}.arn"))
+
+    for name in enabled:  # the AWS managed policies addenda attach belong in the boundary too
+        for arn in sorted({a for arns in profile.addenda[name].managed_policy_arns.values() for a in arns}):
+            raw = managed_policy("arn:aws:iam::aws:policy/" + arn.rsplit("/", 1)[-1]).document["Statement"]
+            boundary_groups.append((f"var.{_toggle(name)}", [dict(s) for s in (raw if isinstance(raw, list) else [raw])]))
+    _boundary_policy(boundary_groups, add, profile, variant)
+    # The guardrail denies go in a policy of their own: the profile's policies are close to the size quota.
+    guard = [("var.permissions_boundary != null", [
+        {"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}])]
+    if creates_roles:
+        # Variables only: a count may not depend on the boundary policy's ARN, known after apply.
+        guard.append(("var.require_boundary_on_created_roles && (var.permissions_boundary != null || var.profile_boundary)", [
+            {"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+             "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": expr("local.boundary_arn")}}}]))
+    wanted = " || ".join(f"({condition})" for condition, _ in guard)
+    guard_parts = [f"jsondecode({condition} ? jsonencode({hcl_literal(stmts)}) : \"[]\")" for condition, stmts in guard]
+    guard_ref = add("aws_iam_policy", "guardrails", {
+        "count": expr(f"{wanted} ? 1 : 0"), "name": expr('join("", [local.policy_name, "-guardrails"])'), "path": expr("var.path"),
+        "policy": expr(f"jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(guard_parts)})}})"),
+        "description": f"{profile.title} guardrails: keep the permissions boundary (iam-foundry module)", "tags": expr("local.tags")})
+    outputs["boundary_policy_arn"] = {"value": expr("one(aws_iam_policy.boundary[*].arn)"),
+                                      "description": "ARN of the profile boundary (null with permissions_boundary or profile_boundary = false)"}
 
     # Addenda that are their own managed policy (a deployer's, a vendor role's), each switched by its toggle.
     for name in enabled:
@@ -178,9 +219,11 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
 
     if creates_user:
         add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")})
+                                     "permissions_boundary": expr("local.boundary_arn"), "tags": expr("local.tags")})
         for index, arn in enumerate(user_arns):
             add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": expr("aws_iam_user.user.name"), "policy_arn": arn})
+        add("aws_iam_user_policy_attachment", "user_guardrails", {"count": expr(f"length({guard_ref})"), "user": expr("aws_iam_user.user.name"),
+                                                                  "policy_arn": expr(f"{guard_ref}[0].arn")})
         add("aws_iam_access_key", "user_access_key", {"count": expr("var.create_access_key ? 1 : 0"), "user": expr("aws_iam_user.user.name"),
                                                       "pgp_key": expr("var.pgp_key")})
         outputs.update({
@@ -191,7 +234,7 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
     if profile.node_role:
         trust = render(profile.node_role.trust_policy, refs, profile.node_role.trust_source)
         role_body: dict[str, Any] = {"name": expr("local.role_name"), "path": expr("var.path"), "assume_role_policy": json.dumps(trust, separators=(",", ":")),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")}
+                                     "permissions_boundary": expr("local.boundary_arn"), "tags": expr("local.tags")}
         if profile.account_parameter:
             role_body["lifecycle"] = {"precondition": [{
                 "condition": expr(f"var.{profile.account_parameter} == null || data.aws_caller_identity.current.account_id == var.{profile.account_parameter}"),
@@ -200,6 +243,8 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         add("aws_iam_role", "node_role", role_body)
         for index, arn in enumerate(role_arns + [render(a, refs, profile.root) for a in profile.node_role.managed_policy_arns]):
             add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": expr("aws_iam_role.node_role.name"), "policy_arn": arn})
+        add("aws_iam_role_policy_attachment", "node_role_guardrails", {"count": expr(f"length({guard_ref})"), "role": expr("aws_iam_role.node_role.name"),
+                                                                       "policy_arn": expr(f"{guard_ref}[0].arn")})
         add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
                                                              "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
         outputs.update({
@@ -258,10 +303,52 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
     return outdir
 
 
-def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str) -> None:
+def _boundary_policy(groups: list[tuple[str | None, list[dict[str, Any]]]], add: Any, profile: Profile, variant: str) -> None:
+    """The profile boundary as the module's `aws_iam_policy.boundary`: every statement the module can
+    grant, each group under its toggle, Sids made unique across policies, and the denies of
+    documents.profile_boundary. Checked at export with every addendum on, like the policies."""
+    seen: set[str] = set()
+    unique: list[tuple[str | None, list[dict[str, Any]]]] = []
+    for index, (condition, statements) in enumerate(groups):
+        renamed = []
+        for number, statement in enumerate(statements):
+            base = sid = statement.get("Sid") or f"Statement{index}x{number}"
+            count = 2
+            while sid in seen:
+                sid, count = f"{base}{count}", count + 1
+            seen.add(sid)
+            renamed.append({"Sid": sid, **{k: v for k, v in statement.items() if k != "Sid"}})
+        unique.append((condition, renamed))
+    denies = [{"Sid": "DenyPermissionsBoundaryChanges", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"},
+              {"Sid": "DenyBoundaryPolicyChanges", "Effect": "Deny", "Action": BOUNDARY_POLICY_CHANGES, "Resource": "arn:" + expr("data.aws_partition.current.partition") + ":iam::"
+               + expr("data.aws_caller_identity.current.account_id") + ":policy" + expr("var.path") + expr("local.policy_name") + BOUNDARY_SUFFIX}]
+    _check_worst_case([s for _, stmts in unique for s in stmts] + denies, "2012-10-17", f"{profile.name}/{variant} profile boundary",
+                      stand_in=_realistic)
+    parts = [hcl_literal(stmts) if condition is None else f"jsondecode({condition} ? jsonencode({hcl_literal(stmts)}) : \"[]\")"
+             for condition, stmts in unique] + [hcl_literal(denies)]
+    add("aws_iam_policy", "boundary", {
+        "count": expr("var.profile_boundary && var.permissions_boundary == null ? 1 : 0"),
+        "name": expr(f'join("", [local.policy_name, "{BOUNDARY_SUFFIX}"])'), "path": expr("var.path"),
+        "policy": expr(f"jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})"),
+        "description": f"{profile.title} permissions boundary: the most this module's principals may hold (iam-foundry module)",
+        "tags": expr("local.tags")})
+
+
+# The longest value each data source gives (aws-us-gov, ap-southeast-N): the profile boundary holds every
+# statement of the module, so counting these as 64 characters too would refuse boundaries IAM accepts.
+DATA_LENGTHS = {"data.aws_caller_identity.current.account_id": 12, "data.aws_partition.current.partition": 10,
+                "data.aws_region.current.name": 14, "data.aws_partition.current.dns_suffix": 16}
+
+
+def _realistic(match: re.Match[str]) -> str:
+    return "x" * DATA_LENGTHS.get(expression_of(match.group(0)) or "", 64)
+
+
+def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str,
+                      stand_in: str | Callable[[re.Match[str]], str] = "x" * 64) -> None:
     """With every addendum on and 64-character names, the document must still fit one managed policy
     (a module cannot split at plan time)."""
-    longest = measured(json.dumps(statements), "x" * 64)
+    longest = TOKEN.sub(stand_in, json.dumps(statements)) if callable(stand_in) else measured(json.dumps(statements), stand_in)
     problems = grammar_problems({"Version": version, "Statement": json.loads(longest)}, where)
     if problems:
         raise PolicyError(problems)

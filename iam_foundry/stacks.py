@@ -174,10 +174,18 @@ class DeploymentStack(TerraformStack):
                                         {"role": role_name, "policy_arn": arn})
         blocks.add_output("policy_arns", all_arns, "ARNs of the custom managed policies (one per part)")
         blocks.add_output("policy_names", all_names, "Names of the custom managed policies")
+        boundary_arn = deployment.permissions_boundary
+        if documents.boundary is not None:
+            boundary = CustomManagedPolicy(self, "boundary", documents.boundary.name, [documents.boundary.document],
+                                           description=f"{profile.title} permissions boundary: the most the deployment's principals "
+                                                       f"may hold (iam-foundry deployment {deployment.name})",
+                                           path=deployment.path, tags=documents.tags)
+            boundary_arn = boundary.arns[0]
+            blocks.add_output("boundary_policy_arn", boundary_arn, "ARN of the permissions boundary set on the user and node role")
 
         if deployment.create_user:
             user = RestrictedUser(self, "user", UserSettings(
-                name=deployment.user_name, path=deployment.path, permissions_boundary=deployment.permissions_boundary,
+                name=deployment.user_name, path=deployment.path, permissions_boundary=boundary_arn,
                 force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
                 pgp_key=deployment.pgp_key, tags=documents.tags,
             ), user_policy_arns + documents.user_managed_arns)
@@ -205,7 +213,7 @@ class DeploymentStack(TerraformStack):
             role = NodeRole(self, "node_role", NodeRoleSettings(
                 name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
                 trust_policy=documents.trust_policy or {}, path=deployment.path,
-                permissions_boundary=deployment.permissions_boundary, tags=documents.tags, preconditions=preconditions,
+                permissions_boundary=boundary_arn, tags=documents.tags, preconditions=preconditions,
             ), role_policy_arns + documents.role_managed_arns)
             blocks.add_output("role_name", role.name, "Node role name")
             blocks.add_output("role_arn", role.arn, "Node role ARN")

@@ -225,6 +225,7 @@ class Case:
     user_managed: tuple[str, ...] = ()
     role_managed: tuple[str, ...] = ()
     has_user: bool = True
+    has_role: bool = True  # the stack creates the node role (not with role-creation: the launcher does)
     access_key: bool = False
     attached_to_user: tuple[str, ...] = ()  # custom policy names attached to the user
     attached_to_role: tuple[str, ...] = ()
@@ -232,7 +233,7 @@ class Case:
     names: dict = field(default_factory=dict)  # {role}, {instance_profile}, {bucket}, ... of the resource templates
 
 
-NEXTAI_ALL_ADDENDA = ["s3-access", "s3-access-node-role", "s3-object-access", "role-creation", "open-ports", "clone-disk"]
+NEXTAI_ALL_ADDENDA = ["s3-access", "s3-object-access", "role-creation", "open-ports", "clone-disk"]
 
 CASES: dict[str, Case] = {
     "nextai": Case({"profile": "nextai"}, {"nextai-policy": NEXTAI_BASE + NEXTAI_PASS_ROLE},
@@ -242,10 +243,15 @@ CASES: dict[str, Case] = {
     "nextai-s3-access": Case({"profile": "nextai", "addenda": ["s3-access"]}, {"nextai-policy": NEXTAI_BASE + NEXTAI_PASS_ROLE},
                              user_managed=(S3_FULL,), attached_to_user=("nextai-policy",), attached_to_role=("nextai-policy",),
                              names=NEXTAI_NAMES),
+    "nextai-s3-access-node-role": Case({"profile": "nextai", "addenda": ["s3-access-node-role"]},
+                                       {"nextai-policy": NEXTAI_BASE + NEXTAI_PASS_ROLE}, role_managed=(S3_FULL,),
+                                       attached_to_user=("nextai-policy",), attached_to_role=("nextai-policy",), names=NEXTAI_NAMES),
+    # role-creation: the launcher creates the node role, so the stack must not (create_node_role = false), and
+    # with no node role there is nothing for s3-access-node-role to attach to.
     "nextai-all-addenda": Case(
-        {"profile": "nextai", "addenda": NEXTAI_ALL_ADDENDA},
-        {"nextai-policy": NEXTAI_BASE + [NEXTAI_PASS_NODE_ROLE] + NEXTAI_ADDENDA}, user_managed=(S3_FULL,), role_managed=(S3_FULL,),
-        attached_to_user=("nextai-policy",), attached_to_role=("nextai-policy",), names=NEXTAI_NAMES),
+        {"profile": "nextai", "addenda": NEXTAI_ALL_ADDENDA, "create_node_role": False},
+        {"nextai-policy": NEXTAI_BASE + [NEXTAI_PASS_NODE_ROLE] + NEXTAI_ADDENDA}, user_managed=(S3_FULL,),
+        attached_to_user=("nextai-policy",), has_role=False, names=NEXTAI_NAMES),
     "ai-unlimited-with-iam-role-permissions": Case(
         {"profile": "ai-unlimited", "parameters": AIU_PARAMETERS}, {"ai-unlimited-workspaces": AIU_WITH_ROLES + AIU_SHARED},
         has_user=False, attached_to_role=("ai-unlimited-workspaces",), names=AIU_NAMES),

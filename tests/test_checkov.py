@@ -30,6 +30,8 @@ def every_variant_config() -> dict:
                 "role_name": f"r-{name}-{variant}"[:64],
                 "policy_names": {p.id: f"p-{name}-{variant}-{p.id}" for p in profile.policies(variant) if p.id != "main"},
                 "parameters": sample_parameters(name, sorted(profile.addenda)),
+                # An addendum with which the platform creates the node role is refused with the stack's own.
+                "create_node_role": not any(a.platform_creates_node_role for a in profile.addenda.values()),
             })
     return {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": deployments}
 

@@ -36,6 +36,11 @@ PGP_KEY = base64.b64encode(bytes([0x99, 0x01, 0x0D, 0x04]) + b"\x00" * 16).decod
 
 @pytest.mark.parametrize(("fields", "where", "words"), [
     ({"profile": "nope"}, at("profile"), "unknown profile 'nope'"),
+    ({"addenda": ["role-creation"]}, at("addenda"), "set create_node_role = false (the platform creates 'nextai-role'), or drop the addendum 'role-creation'"),
+    ({"require_boundary_on_created_roles": True}, at("require_boundary_on_created_roles"), "profile 'nextai' (variant 'default') creates no roles"),
+    ({"require_boundary_on_created_roles": True, "addenda": ["role-creation"], "create_node_role": False, "profile_boundary": False},
+     at("require_boundary_on_created_roles"), "set profile_boundary = true or give permissions_boundary"),
+    ({"profile_boundary": "yes"}, at("profile_boundary"), "must be bool"),
     ({"addenda": ["clone-disks"]}, at("addenda[0]"), "did you mean 'clone-disk'"),
     ({"addenda": ["open-ports", "open-ports"]}, at("addenda"), "listed twice"),
     ({"account_id": "1234-5678-9012"}, at("account_id"), "12 digits"),

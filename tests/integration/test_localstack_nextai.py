@@ -14,7 +14,8 @@ from tests.integration.cycle import absent, planned_creates
 
 pytestmark = pytest.mark.integration
 
-ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access", "s3-access-node-role", "s3-object-access"]
+# role-creation is refused with the stack's own node role (the launcher creates it): not in this stack.
+ALL_ADDENDA = ["clone-disk", "open-ports", "s3-access", "s3-access-node-role", "s3-object-access"]
 S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 
 
@@ -26,7 +27,7 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     terraform = Terraform(stack_dir(tmp_path, "nextai"))
     terraform.init()
 
-    expected = {"aws_iam_policy.policy", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_0",
+    expected = {"aws_iam_policy.policy", "aws_iam_policy.boundary", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_0",
                 "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_0",
                 "aws_iam_instance_profile.instance_profile"}
     # s3-access attaches AmazonS3FullAccess to the user only, s3-access-node-role to the node role (nextai/SOURCES.md)
@@ -51,10 +52,16 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
         document = json.loads(document) if isinstance(document, str) else document
         sids = [s["Sid"] for s in document["Statement"]]
         assert ("CloneDiskImages" in sids) == ("clone-disk" in addenda)
-        assert "PassNodeRole" in sids  # its own statement, kept by role-creation, which replaces GetNodeRole/GetNodeInstanceProfile
-        assert ("GetNodeRole" in sids) == ("role-creation" not in addenda)
-        assert ("AttachNodeRolePolicies" in sids) == ("role-creation" in addenda)
+        assert "PassNodeRole" in sids and "GetNodeRole" in sids  # role-creation is refused here, so GetNodeRole stays
+        assert "AttachNodeRolePolicies" not in sids
         assert ("S3ObjectReadWrite" in sids) == ("s3-object-access" in addenda)
+        # The profile boundary is set on both principals and holds the policy's statements.
+        boundary = outputs["boundary_policy_arn"]
+        assert iam.get_user(UserName=user)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        assert iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        bound = iam.get_policy_version(PolicyArn=boundary, VersionId="v1")["PolicyVersion"]["Document"]
+        bound = json.loads(bound) if isinstance(bound, str) else bound
+        assert set(sids) <= {s["Sid"] for s in bound["Statement"]}
         assert f"arn:aws:iam::000000000000:role/{role}" in json.dumps(document)
 
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
