@@ -39,6 +39,7 @@ class Expected:
     role_managed: tuple[str, ...] = ()
     access_key: bool = False
     parts: dict[str, int] = field(default_factory=dict)
+    boundary: bool = True  # the profile boundary policy (<policy_name>-boundary), on by default for built-in profiles
 
     def part_names(self, policy: str) -> list[str]:
         return [policy] + [f"{policy}-{n}" for n in range(2, self.parts.get(policy, 1) + 1)]
@@ -47,7 +48,7 @@ class Expected:
         return {f"arn:aws:iam::{LOCALSTACK_ACCOUNT}:policy/{name}" for p in policies for name in self.part_names(p)}
 
     def resource_counts(self) -> Counter:
-        counts = Counter({"aws_iam_policy": sum(len(self.part_names(p)) for p in self.policies), "aws_iam_role": 1,
+        counts = Counter({"aws_iam_policy": sum(len(self.part_names(p)) for p in self.policies) + int(self.boundary), "aws_iam_role": 1,
                           "aws_iam_instance_profile": 1,
                           "aws_iam_role_policy_attachment": len(self.policy_arns(self.role_policies)) + len(self.role_managed)})
         if self.user_name:

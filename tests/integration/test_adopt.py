@@ -43,7 +43,7 @@ def test_adopt_imports_the_existing_role_and_destroy_leaves_it(localstack_endpoi
     try:
         plan = run_cli(project_root, *common, "plan")
         assert plan.returncode == 0, plan.stderr + plan.stdout
-        assert plan.stdout.count("Plan: 1 to import, 5 to add, 1 to change, 0 to destroy.") == 2, plan.stdout
+        assert plan.stdout.count("Plan: 1 to import, 6 to add, 1 to change, 0 to destroy.") == 2, plan.stdout
         assert f'(imported from "{keep["role_name"]}")' in plan.stdout
         assert iam.get_role(RoleName=keep["role_name"])["Role"]["RoleId"] == ids["keep"]  # plan applied nothing
 

@@ -95,7 +95,8 @@ def test_custom_profile(localstack_endpoint, iam, tmp_path):
                 resources=("arn:aws:iam::{acct}:role/{role}",)),
               s("ReadPlatformLogs", "logs:GetLogEvents", "logs:FilterLogEvents", resources=("arn:aws:logs:us-east-1:{acct}:log-group:/mine/*",))]
     expected = Expected(policies={names["policy_name"]: policy}, role_name=names["role_name"], instance_profile_name=names["role_name"],
-                        user_name=names["user_name"], user_policies=(names["policy_name"],), role_policies=(names["policy_name"],))
+                        user_name=names["user_name"], user_policies=(names["policy_name"],), role_policies=(names["policy_name"],),
+                        boundary=False)  # the profile boundary is the built-in profiles' default, not a custom profile's
     run_cycle(localstack_config(localstack_endpoint, [deployment]), "mine", tmp_path, iam, expected)
 
 
@@ -106,6 +107,7 @@ def test_auto_split_oversized_policy_plans_and_applies(localstack_endpoint, iam,
     deployment = {"name": "big", "profile": "custom", "policy_file": str(write_oversized_policy(tmp_path / "big.json")), **names}
     expected = Expected(policies={names["policy_name"]: [s(f"ReadBucket{i:02d}", "s3:GetObject", "s3:ListBucket") for i in range(45)]},
                         parts={names["policy_name"]: 3}, role_name=names["role_name"], instance_profile_name=names["role_name"],
-                        user_name=names["user_name"], user_policies=(names["policy_name"],), role_policies=(names["policy_name"],))
+                        user_name=names["user_name"], user_policies=(names["policy_name"],), role_policies=(names["policy_name"],),
+                        boundary=False)
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "big", tmp_path / "out", iam, expected)
     assert outputs["policy_names"] == [names["policy_name"], f"{names['policy_name']}-2", f"{names['policy_name']}-3"]

@@ -15,7 +15,7 @@ from iam_foundry import __version__
 from iam_foundry.module_export import export_all
 from iam_foundry.terraform import Terraform
 from tests.integration.cycle import Expected, assert_deployed, assert_removed
-from tests.profile_facts import CASES, IGZ_NODE_POLICY, NEXTAI_S3_OBJECT_SIDS, S3_FULL
+from tests.profile_facts import CASES, IGZ_NODE_POLICY, S3_FULL
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "consumers"
@@ -28,9 +28,10 @@ def facts(case: str, policy: str, drop: tuple[str, ...] = ()) -> list:
 
 def expected_for(fixture: str, sfx: str) -> Expected:
     """Each fixture's main.tf: its names, toggles and parameters, with the vendor facts."""
-    if fixture == "nextai":  # clone-disk, s3-access, role-creation on; open-ports, s3-access-node-role, s3-object-access off; an access key
+    if fixture == "nextai":  # clone-disk, s3-access on; the rest off (a module creates the node role: no role-creation); an access key
         policy, role = f"nextai-policy-{sfx}", f"nextai-role-{sfx}"
-        return Expected(policies={policy: facts("nextai-all-addenda", "nextai-policy", drop=("OpenPorts", *NEXTAI_S3_OBJECT_SIDS))},
+        clone_disk = [st for st in facts("nextai-all-addenda", "nextai-policy") if st.sid == "CloneDiskImages"]
+        return Expected(policies={policy: facts("nextai", "nextai-policy") + clone_disk},
                         role_name=role, instance_profile_name=role, user_name=f"nextai-{sfx}", user_policies=(policy,),
                         role_policies=(policy,), user_managed=(S3_FULL,), access_key=True)  # s3-access: the user only
     if fixture == "ai-unlimited":  # both addenda, cluster_name = analytics (the server's EngineSecrets ignore it)

@@ -111,6 +111,7 @@ def test_bootstrap_denies_the_state_bucket_to_every_principal_the_config_creates
     bucket = f"it-deny-{uuid.uuid4().hex[:8]}"
     config = tmp_path / "iam-foundry.toml"
     config.write_text(f"""
+region = "us-east-1"
 [localstack]
 endpoint = "{localstack_endpoint}"
 [backend]
@@ -124,6 +125,7 @@ path = "/ml/"
 name = "ai"
 profile = "ai-unlimited"
 account_id = "000000000000"
+parameters = {{ cluster_role_prefix = "ai-cluster-" }}
 """)
     result = CliRunner().invoke(cli, ["--config", str(config), "bootstrap"])
     assert result.exit_code == 0, result.output
