@@ -9,13 +9,12 @@ from .access.actions import unknown_action_problems
 from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
-from .policy_templates import Profile, merge_statements, render, split_statements
+from .plan import MANAGED_POLICY_MAX_CHARS, TAG_MANAGED_BY, DeploymentInputs, Plan, ec2_service_principal, resolve  # noqa: F401 (re-exported)
+from .policy_templates import Profile
 from .tfjson import expr
 
 # Filled in at plan time when the config gives no account id (data "aws_caller_identity" "current").
 CALLER_ACCOUNT_ID = expr("data.aws_caller_identity.current.account_id")
-MANAGED_POLICY_MAX_CHARS = 6144
-TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class PolicyDocuments:
 
 @dataclass(frozen=True)
 class DeploymentDocuments:
+    """A deployment's plan, seen as the documents the checks and the access analysis read."""
+
     deployment: Deployment
     profile: Profile
     policies: list[PolicyDocuments]
@@ -39,6 +40,7 @@ class DeploymentDocuments:
     user_managed_arns: list[str]
     role_managed_arns: list[str]
     tags: dict[str, str]
+    plan: Plan
 
     @property
     def creates_role(self) -> bool:
@@ -48,82 +50,28 @@ class DeploymentDocuments:
         return sum(len(p.parts) for p in self.policies if target in p.attach_to)
 
 
-def ec2_service_principal(partition: str) -> str:
-    """EC2's service principal in trust policies: China regions need the .cn form (IAM rejects
-    ec2.amazonaws.com there, and EKS checks node roles for ec2.amazonaws.com.cn)."""
-    return "ec2.amazonaws.com.cn" if partition == "aws-cn" else "ec2.amazonaws.com"
-
-
 def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, str]:
-    values = dict(deployment.parameters)
-    values.update(
-        account_id=deployment.account_id or CALLER_ACCOUNT_ID,
-        region=deployment.region,
-        partition=deployment.partition,
-        user_name=deployment.user_name,
-        policy_name=deployment.policy_name,
-        role_name=deployment.role_name,
-        instance_profile_name=deployment.instance_profile_name,
-        deployment=deployment.name,
-        ec2_service_principal=ec2_service_principal(deployment.partition),
-    )
-    # Derived values, e.g. a Secrets Manager scope that narrows when a cluster name is given.
-    for key, rule in profile.derived.items():
-        chosen = rule["then"] if values.get(rule["if_set"]) else rule["else"]
-        values[key] = render(chosen, values, profile.root / "profile.json")
-    return values
+    return dict(resolve(DeploymentInputs(deployment, profile)).values)
 
 
 def build_documents(deployment: Deployment) -> DeploymentDocuments:
     profile = profile_of(deployment)
-    values = placeholder_values(deployment, profile)
-    chosen = [profile.addenda[name] for name in sorted(set(deployment.addenda))]
-    policies = []
-    for spec in profile.policies(deployment.variant or None):
-        statements = [render(statement, values, source) for statement, source in merge_statements(profile, spec, list(deployment.addenda))]
-        name = deployment.policy_names.get(spec.id) or render(spec.name, values, profile.root / "profile.json")
-        _check_unique_sids(statements, deployment, name)
-        version = spec.template.get("Version", "2012-10-17")
-        parts = split_statements(statements, version, MANAGED_POLICY_MAX_CHARS, where=f"deployment '{deployment.name}' policy '{name}'")
-        attach_to = tuple(t for t in spec.attach_to if (t == "user" and deployment.create_user)
-                          or (t == "node_role" and deployment.create_node_role and profile.node_role))
-        policies.append(PolicyDocuments(id=spec.id, name=name, parts=parts, attach_to=attach_to))
-    for addendum in chosen:
-        if addendum.policy is not None:
-            policies.append(_addendum_policy(deployment, profile, addendum, values))
-
-    user_arns = _dedupe(render(arn, values, a.source) for a in chosen for arn in a.managed_policy_arns.get("user", ()))
-    trust = None
-    role_arns: list[str] = []
-    if profile.node_role and deployment.create_node_role:
-        spec = profile.node_role
-        trust = render(spec.trust_policy, values, spec.trust_source)
-        role_arns = _dedupe([render(arn, values, profile.root / "profile.json") for arn in spec.managed_policy_arns]
-                            + [render(arn, values, a.source) for a in chosen for arn in a.managed_policy_arns.get("node_role", ())])
+    plan = resolve(DeploymentInputs(deployment, profile))
+    policies = [PolicyDocuments(id=p.id, name=p.name, parts=list(p.parts or ()), attach_to=p.attach_to, attach_to_roles=p.attach_to_roles)
+                for p in plan.policies]
     documents = DeploymentDocuments(
         deployment=deployment,
         profile=profile,
         policies=policies,
-        trust_policy=trust,
-        user_managed_arns=user_arns if deployment.create_user else [],
-        role_managed_arns=role_arns,
+        trust_policy=plan.trust_policy,
+        user_managed_arns=[a.arn for a in plan.attachments if a.principal == "user"],
+        role_managed_arns=[a.arn for a in plan.attachments if a.principal == "node_role"],
         tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
+        plan=plan,
     )
     _check_attachment_quota(documents)
     check_documents(documents)
     return documents
-
-
-def _addendum_policy(deployment: Deployment, profile: Profile, addendum: Any, values: dict[str, str]) -> PolicyDocuments:
-    """An addendum that is its own managed policy (e.g. a deployer's), attached to no principal of
-    the stack; optionally to existing roles by name."""
-    spec = addendum.policy
-    statements = [render(statement, values, addendum.source) for statement in addendum.statements]
-    name = deployment.policy_names.get(spec.id) or render(spec.name, values, addendum.source)
-    _check_unique_sids(statements, deployment, name)
-    parts = split_statements(statements, "2012-10-17", MANAGED_POLICY_MAX_CHARS, where=f"deployment '{deployment.name}' policy '{name}'")
-    roles = tuple(render(role, values, addendum.source) for role in spec.attach_to_roles)
-    return PolicyDocuments(id=spec.id, name=name, parts=parts, attach_to=(), attach_to_roles=roles)
 
 
 def lint_findings(documents: DeploymentDocuments) -> list[Finding]:
@@ -166,36 +114,16 @@ def _accept_hint(documents: DeploymentDocuments, finding: Finding) -> str:
 
 def _unknown_actions(documents: DeploymentDocuments, where: str) -> list[Problem]:
     """Actions AWS does not have (e.g. ec2:RunInstance), named by the file and Sid they come from."""
-    deployment, profile = documents.deployment, documents.profile
-    specs = {spec.id: spec for spec in profile.policies(deployment.variant or None)}
+    profile = documents.profile
     problems: list[Problem] = []
-    own = {a.policy.id: a for name, a in profile.addenda.items() if a.policy and name in deployment.addenda}
-    for policy in documents.policies:
-        if policy.id in own:  # an addendum's own policy: its statements come from the addendum file
-            sources = {s["Sid"]: str(own[policy.id].source) for s in own[policy.id].statements if s.get("Sid")}
-        else:
-            sources = {s["Sid"]: str(src) for s, src in merge_statements(profile, specs[policy.id], list(deployment.addenda)) if s.get("Sid")}
+    for planned, policy in zip(documents.plan.policies, documents.policies):
+        sources = {s.body["Sid"]: str(s.source) for s in planned.statements if s.body.get("Sid")}
         for part in policy.parts:
             problems += unknown_action_problems(part, f"{where} policy '{policy.name}'", sources)
     if documents.trust_policy is not None and profile.node_role:
         problems += unknown_action_problems(documents.trust_policy, f"{where} trust policy",
                                             {s.get("Sid", ""): str(profile.node_role.trust_source) for s in documents.trust_policy["Statement"]})
     return problems
-
-
-def _dedupe(items: Any) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def _check_unique_sids(statements: list[dict[str, Any]], deployment: Deployment, policy: str) -> None:
-    seen: set[str] = set()
-    for statement in statements:
-        sid = statement.get("Sid")
-        if sid and sid in seen:
-            raise PolicyError(Problem(f"deployment '{deployment.name}' policy '{policy}'", f"duplicate statement Sid '{sid}' after merging addenda",
-                                      "give every statement in the profile and its addenda its own Sid"))
-        if sid:
-            seen.add(sid)
 
 
 def _check_attachment_quota(documents: DeploymentDocuments) -> None:

@@ -15,233 +15,47 @@ from typing import Any
 from . import __version__
 from .errors import FoundryError, PolicyError, Problem
 from .lint import MIN_NAME_PREFIX, grammar_problems
-from .policy_templates import PLACEHOLDER, Profile, load_profile, prefix_parameters, render
-from .tfjson import expr, hcl_literal, measured, to_terraform
+from .plan import (ACCESS_KEY, NAME_KEYS, PARAMETER, PGP_KEY, ModuleInputs, Plan, PlannedPolicy, default_name_template,
+                   name_default_expression, policy_name_variable, resolve)
+from .policy_templates import Profile, load_profile, prefix_parameters
+from .tfjson import expr, hcl_literal, measured, readable_expression, to_terraform
+
+NAME_DOCS = {"user_name": "IAM user name", "policy_name": "Custom policy name", "role_name": "Node role name",
+             "instance_profile_name": "Instance profile name"}
 
 MODULE_MAX_POLICY_CHARS = 6144
-NAME_VARS = ("user_name", "policy_name", "role_name", "instance_profile_name")
+DEFAULT_NAME = "iam-foundry"  # var.name: what a deployment's name is to a stack ({{deployment}}, default names)
 
 
 def _var(name: str) -> str:
     return name.replace("-", "_")
 
 
-def _toggle(addendum: str) -> str:
-    return f"enable_{_var(addendum)}"
+def _toggle(name: str) -> str:
+    """The variable that switches a plan toggle: enable_<addendum>, or create_access_key / pgp_key as they are."""
+    return name if name in (ACCESS_KEY, PGP_KEY) else f"enable_{_var(name)}"
 
 
-def _references(profile: Profile) -> dict[str, str]:
-    """Placeholder -> Terraform expression inside a template string."""
-    refs = {
-        "account_id": expr("data.aws_caller_identity.current.account_id"),
-        "partition": expr("data.aws_partition.current.partition"),
-        "region": expr("data.aws_region.current.name"),
-        "deployment": expr("local.policy_name"),
-        # ec2.amazonaws.com, or ec2.amazonaws.com.cn in China (the partition's DNS suffix).
-        "ec2_service_principal": "ec2." + expr("data.aws_partition.current.dns_suffix"),
-    }
-    refs.update({name: expr(f"local.{name}") for name in NAME_VARS if name != "user_name" or profile.defaults.get("create_user", True)})
-    refs.update({name: expr(f"var.{name}") for name in profile.parameters})
-    refs.update({name: expr(f"local.{name}") for name in profile.derived})
-    return refs
-
-
-def _default_expression(profile: Profile, key: str, fallback: str) -> str:
-    """local.<name> = coalesce(var.<name>, <profile default, with placeholders as references>)."""
-    default = str(profile.defaults.get(key) or fallback)
-    refs = {name: expr(f"var.{name}") for name in profile.parameters} | {n: expr(f"local.{n}") for n in NAME_VARS}
-    template = PLACEHOLDER.sub(lambda m: refs.get(m.group(1), m.group(0)), default)
-    return expr(f"coalesce(var.{key}, {hcl_literal(template)})")
+def _condition(toggle: str) -> str:
+    return "var.pgp_key != null" if toggle == PGP_KEY else f"var.{_toggle(toggle)}"
 
 
 def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
+    """The profile's plan, resolved with Terraform expressions and toggles, written as a module."""
     profile = load_profile(profile_name)
     variant = variant or profile.default_variant
     if variant not in profile.variants:
         raise PolicyError(Problem(f"variant '{variant}'", f"not a variant of {profile_name}", f"use one of {sorted(profile.variants)}"))
-    refs = _references(profile)
-    creates_user = bool(profile.defaults.get("create_user", True))
-    variables: dict[str, Any] = {
-        "user_name": {"type": "string", "default": None, "description": f"IAM user name (default {profile.defaults.get('user_name', 'iam-foundry-user')})"},
-        "policy_name": {"type": "string", "default": None, "description": f"Custom policy name (default {profile.defaults.get('policy_name', 'iam-foundry-policy')})"},
-        "role_name": {"type": "string", "default": None, "description": f"Node role name (default {profile.defaults.get('role_name', 'iam-foundry-node-role')})"},
-        "instance_profile_name": {"type": "string", "default": None, "description": "Instance profile name (default: the role name)"},
-        "path": {"type": "string", "default": "/", "description": "IAM path of every resource"},
-        "permissions_boundary": {"type": "string", "default": None, "description": "Managed policy ARN used as permissions boundary"},
-        "tags": {"type": "map(string)", "default": {}, "description": "Tags added to every resource"},
-    }
-    if not creates_user:
-        variables.pop("user_name")
-    for name, spec in profile.parameters.items():
-        variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
-        if spec.pattern:
-            variables[name]["validation"] = [{
-                "condition": expr(f"var.{name} == null || can(regex({hcl_literal(f'^(?:{spec.pattern})$')}, var.{name}))"),
-                "error_message": f"{name} must match {spec.pattern}.",
-            }]
-    for name, resource in prefix_parameters(profile).items():  # same rule as the config check (LP008)
-        variables[name].setdefault("validation", []).append({
-            "condition": expr(f"var.{name} == null || can(regex(\"^.{{{MIN_NAME_PREFIX},}}$\", var.{name})) && can(regex(\"[A-Za-z0-9]\", var.{name}))"),
-            "error_message": f"{name} is the name prefix before '*' in {resource}: use at least {MIN_NAME_PREFIX} characters, not only punctuation.",
-        })
-    for name, addendum in profile.addenda.items():
-        if not addendum.only_variants or variant in addendum.only_variants:
-            variables[_toggle(name)] = {"type": "bool", "default": False, "description": addendum.description}
-    if creates_user:
-        variables["create_access_key"] = {"type": "bool", "default": bool(profile.defaults.get("create_access_key", False)), "description": "Create an access key (secret only in a sensitive output)"}
-        variables["pgp_key"] = {"type": "string", "default": None, "description": "PGP key: state then holds only the encrypted secret"}
-
-    locals_: dict[str, str] = {
-        "user_name": _default_expression(profile, "user_name", "iam-foundry-user"),
-        "policy_name": _default_expression(profile, "policy_name", "iam-foundry-policy"),
-        "role_name": _default_expression(profile, "role_name", "iam-foundry-node-role"),
-        "instance_profile_name": expr("coalesce(var.instance_profile_name, local.role_name)"),
-        "tags": expr(f"merge({{ManagedBy = \"iam-foundry\", IamFoundryModule = {hcl_literal(profile.name)}}}, var.tags)"),
-    }
-    if not creates_user:
-        locals_.pop("user_name")
-    for key, rule in profile.derived.items():
-        then = render(rule["then"], refs, profile.root / "profile.json")
-        other = render(rule["else"], refs, profile.root / "profile.json")
-        locals_[key] = expr(f"var.{rule['if_set']} != null && var.{rule['if_set']} != \"\" ? {hcl_literal(then)} : {hcl_literal(other)}")
-
-    enabled = [name for name in profile.addenda if _toggle(name) in variables]
-    resources: dict[str, dict[str, Any]] = {}
-    outputs: dict[str, Any] = {}
-
-    def add(rtype: str, name: str, body: dict[str, Any]) -> str:
-        resources.setdefault(rtype, {})[name] = {k: v for k, v in body.items() if v is not None}
-        return f"{rtype}.{name}"
-
-    user_arns: list[str] = []
-    role_arns: list[str] = []
-    policy_refs: list[str] = []
-    for spec in profile.policies(variant):
-        base = [render(s, refs, spec.source) for s in spec.template["Statement"]]
-        groups = [(None, [s for s in base])]
-        toggled = []
-        if spec.takes_addenda:
-            for name in enabled:
-                addendum = profile.addenda[name]
-                if addendum.policy is not None:
-                    continue  # its own policy, below
-                replaced = set(addendum.replaces_sids)
-                if replaced:
-                    kept = [s for s in groups[0][1] if s.get("Sid") not in replaced]
-                    dropped = [s for s in groups[0][1] if s.get("Sid") in replaced]
-                    groups[0] = (None, kept)
-                    toggled.append((f"!var.{_toggle(name)}", dropped))
-                if addendum.statements:
-                    toggled.append((f"var.{_toggle(name)}", [render(s, refs, addendum.source) for s in addendum.statements]))
-        everything = groups[0][1] + [s for _, stmts in toggled for s in stmts]
-        _check_worst_case(everything, spec.template.get("Version", "2012-10-17"), f"{profile_name}/{variant} policy '{spec.id}'")
-        # Both branches of a conditional must have one type; tuples of different lengths do not, so
-        # each optional group goes through a JSON string and back.
-        parts = [hcl_literal(groups[0][1])] + [f"jsondecode({cond} ? jsonencode({hcl_literal(stmts)}) : \"[]\")" for cond, stmts in toggled]
-        expression = expr(f"jsonencode({{Version = \"2012-10-17\", Statement = concat({', '.join(parts)})}})")
-        logical = "policy" if spec.id == "main" else f"policy_{spec.id}"
-        if spec.name == "{{policy_name}}":
-            name_expr = expr("local.policy_name")
-        else:  # a profile's second policy (e.g. Iguazio's AssignPrivateIPAddresses): its own name variable
-            variables[f"{spec.id}_policy_name"] = {"type": "string", "default": None,
-                                                   "description": f"Name of the {spec.id} policy (default {spec.name})"}
-            name_expr = expr(f"coalesce(var.{spec.id}_policy_name, {hcl_literal(render(spec.name, refs, spec.source))})")
-        ref = add("aws_iam_policy", logical, {"name": name_expr, "path": expr("var.path"), "policy": expression,
-                                              "description": f"{profile.title} {spec.id} policy (iam-foundry module)", "tags": expr("local.tags")})
-        policy_refs.append(ref)
-        if "user" in spec.attach_to and creates_user:
-            user_arns.append(expr(f"{ref}.arn"))
-        if "node_role" in spec.attach_to and profile.node_role:
-            role_arns.append(expr(f"{ref}.arn"))
-
-    # Addenda that are their own managed policy (a deployer's, a vendor role's), each switched by its toggle.
-    for name in enabled:
-        addendum = profile.addenda[name]
-        if addendum.policy is None:
-            continue
-        statements = [render(s, refs, addendum.source) for s in addendum.statements]
-        _check_worst_case(statements, "2012-10-17", f"{profile_name}/{variant} addendum '{name}'")
-        toggle = expr(f"var.{_toggle(name)} ? 1 : 0")
-        logical = f"policy_{_var(addendum.policy.id)}"
-        add("aws_iam_policy", logical, {
-            "count": toggle, "name": render(addendum.policy.name, refs, addendum.source), "path": expr("var.path"),
-            "policy": expr(f"jsonencode({hcl_literal({'Version': '2012-10-17', 'Statement': statements})})"),
-            "description": f"{profile.title} {addendum.policy.id} policy (iam-foundry module)", "tags": expr("local.tags")})
-        for index, role in enumerate(addendum.policy.attach_to_roles):
-            add("aws_iam_role_policy_attachment", f"{logical}_existing_role_{index}", {
-                "count": toggle, "role": render(role, refs, addendum.source), "policy_arn": expr(f"aws_iam_policy.{logical}[0].arn")})
-        outputs[f"{_var(addendum.policy.id)}_policy_arn"] = {
-            "value": expr(f"one(aws_iam_policy.{logical}[*].arn)"),
-            "description": f"ARN of the {addendum.policy.id} policy (null unless {_toggle(name)})"}
-
-    if creates_user:
-        add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")})
-        for index, arn in enumerate(user_arns):
-            add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": expr("aws_iam_user.user.name"), "policy_arn": arn})
-        add("aws_iam_access_key", "user_access_key", {"count": expr("var.create_access_key ? 1 : 0"), "user": expr("aws_iam_user.user.name"),
-                                                      "pgp_key": expr("var.pgp_key")})
-        outputs.update({
-            "user_name": {"value": expr("aws_iam_user.user.name")}, "user_arn": {"value": expr("aws_iam_user.user.arn")},
-            "access_key_id": {"value": expr("one(aws_iam_access_key.user_access_key[*].id)")},
-            "access_key_secret": {"value": expr("one(aws_iam_access_key.user_access_key[*].secret)"), "sensitive": True},
-        })
-    if profile.node_role:
-        trust = render(profile.node_role.trust_policy, refs, profile.node_role.trust_source)
-        role_body: dict[str, Any] = {"name": expr("local.role_name"), "path": expr("var.path"), "assume_role_policy": json.dumps(trust, separators=(",", ":")),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")}
-        if profile.account_parameter:
-            role_body["lifecycle"] = {"precondition": [{
-                "condition": expr(f"var.{profile.account_parameter} == null || data.aws_caller_identity.current.account_id == var.{profile.account_parameter}"),
-                "error_message": f"{profile.title} needs the role in the same account as {profile.account_parameter}.",
-            }]}
-        add("aws_iam_role", "node_role", role_body)
-        for index, arn in enumerate(role_arns + [render(a, refs, profile.root) for a in profile.node_role.managed_policy_arns]):
-            add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": expr("aws_iam_role.node_role.name"), "policy_arn": arn})
-        add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
-                                                             "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
-        outputs.update({
-            "role_name": {"value": expr("aws_iam_role.node_role.name")}, "role_arn": {"value": expr("aws_iam_role.node_role.arn")},
-            "instance_profile_name": {"value": expr("aws_iam_instance_profile.instance_profile.name")},
-            "instance_profile_arn": {"value": expr("aws_iam_instance_profile.instance_profile.arn")},
-        })
-        if "compute_config_json" in profile.outputs:
-            outputs["compute_config_json"] = {"value": expr("jsonencode({IamInstanceProfile = {Arn = aws_iam_instance_profile.instance_profile.arn}})")}
-    # Managed policies that addenda attach, each switched by its toggle.
-    for name in enabled:
-        for target, arns in profile.addenda[name].managed_policy_arns.items():
-            if target == "user" and not creates_user or target == "node_role" and not profile.node_role:
-                continue
-            for index, arn in enumerate(arns):
-                logical = f"{_var(name)}_{target}_{index}"
-                body = {"count": expr(f"var.{_toggle(name)} ? 1 : 0"), "policy_arn": render(arn, refs, profile.addenda[name].source)}
-                if target == "user":
-                    add("aws_iam_user_policy_attachment", logical, {**body, "user": expr("aws_iam_user.user.name")})
-                else:
-                    add("aws_iam_role_policy_attachment", logical, {**body, "role": expr("aws_iam_role.node_role.name")})
-    outputs["policy_arns"] = {"value": [expr(f"{ref}.arn") for ref in policy_refs]}
-    outputs["policy_names"] = {"value": [expr(f"{ref}.name") for ref in policy_refs]}
-    outputs["account_id"] = {"value": expr("data.aws_caller_identity.current.account_id")}
-    for name in profile.outputs:
-        if name in profile.parameters:
-            outputs[name] = {"value": expr(f"var.{name}")}
-    outputs["iam_foundry_module_version"] = {"value": __version__, "description": "Version of iam-foundry that exported this module"}
-    descriptions = {"user_name": "IAM user name", "user_arn": "IAM user ARN", "access_key_id": "Access key id (null unless create_access_key)",
-                    "access_key_secret": "Secret access key (sensitive)", "role_name": "Node role name", "role_arn": "Node role ARN",
-                    "instance_profile_name": "Instance profile name", "instance_profile_arn": "Instance profile ARN",
-                    "compute_config_json": "Compute Config JSON for the platform", "policy_arns": "Custom policy ARNs",
-                    "policy_names": "Custom policy names", "account_id": "AWS account id"}
-    for name, output in outputs.items():
-        output.setdefault("description", descriptions.get(name, f"Passed through from var.{name}"))
-
+    inputs = ModuleInputs(profile, variant)
+    plan = resolve(inputs)
     module = {
         "//": f"Generated by iam-foundry {__version__} from policy_json/{profile_name} (variant {variant}). Do not edit: re-export.",
         "terraform": {"required_version": ">= 1.5", "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}}},
-        "variable": variables,
-        "locals": locals_,
+        "variable": _variables(plan),
+        "locals": _locals(plan, inputs),
         "data": {"aws_caller_identity": {"current": {}}, "aws_partition": {"current": {}}, "aws_region": {"current": {}}},
-        "resource": resources,
-        "output": outputs,
+        "resource": _resources(plan, f"{profile_name}/{variant}"),
+        "output": _outputs(plan),
     }
     try:
         # Where the plan becomes Terraform JSON: profile text literal, the module's expressions live.
@@ -254,6 +68,137 @@ def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
         raise FoundryError(Problem(str(blocker or outdir), "is a file, not a folder" if blocker else f"cannot be written: {err.strerror}",
                                    "pass --out a folder (a missing one is created)")) from None
     return outdir
+
+
+def _variables(plan: Plan) -> dict[str, Any]:
+    profile = plan.profile
+    variables: dict[str, Any] = {
+        "name": {"type": "string", "default": DEFAULT_NAME,
+                 "description": "What a deployment's name is to the CDKTF app: fills {{deployment}} and the default names"},
+    }
+    for key in NAME_KEYS:
+        if key in plan.names:
+            variables[key] = {"type": "string", "default": None, "description": f"{NAME_DOCS[key]} (default {default_name_template(profile, key).replace('{{deployment}}', '<name>').replace('{{role_name}}', 'the role name')})"}
+    variables |= {
+        "path": {"type": "string", "default": "/", "description": "IAM path of every resource"},
+        "permissions_boundary": {"type": "string", "default": None, "description": "Managed policy ARN used as permissions boundary"},
+        "tags": {"type": "map(string)", "default": {}, "description": "Tags added to every resource"},
+    }
+    for name, spec in profile.parameters.items():
+        variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
+        if spec.pattern:
+            variables[name]["validation"] = [{
+                "condition": expr(f"var.{name} == null || can(regex({hcl_literal(f'^(?:{spec.pattern})$')}, var.{name}))"),
+                "error_message": f"{name} must match {spec.pattern}.",
+            }]
+    for name, resource in prefix_parameters(profile).items():  # same rule as the config check (LP008)
+        variables[name].setdefault("validation", []).append({
+            "condition": expr(f"var.{name} == null || can(regex(\"^.{{{MIN_NAME_PREFIX},}}$\", var.{name})) && can(regex(\"[A-Za-z0-9]\", var.{name}))"),
+            "error_message": f"{name} is the name prefix before '*' in {resource}: use at least {MIN_NAME_PREFIX} characters, not only punctuation.",
+        })
+    for name in plan.toggles:
+        if name in profile.addenda:
+            variables[_toggle(name)] = {"type": "bool", "default": False, "description": profile.addenda[name].description}
+    if plan.creates_user:
+        variables[ACCESS_KEY] = {"type": "bool", "default": bool(profile.defaults.get("create_access_key", False)),
+                                 "description": "Create an access key (secret only in a sensitive output)"}
+        variables[PGP_KEY] = {"type": "string", "default": None, "description": "PGP key: state then holds only the encrypted secret"}
+    for spec in profile.policies(plan.variant):
+        if spec.name != "{{policy_name}}":  # a profile's second policy: its own name variable
+            variables[policy_name_variable(spec.id)] = {"type": "string", "default": None,
+                                                        "description": f"Name of the {spec.id} policy (default {spec.name})"}
+    return variables
+
+
+def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
+    locals_ = {key: name_default_expression(plan.profile, key) for key in NAME_KEYS if key in plan.names or key == "policy_name"}
+    locals_["tags"] = expr(f"merge({{ManagedBy = \"iam-foundry\", IamFoundryModule = {hcl_literal(plan.profile.name)}}}, var.tags)")
+    return locals_ | inputs.locals
+
+
+def _policy_expression(policy: PlannedPolicy) -> str:
+    """jsonencode of the policy, its statements in plan order; each run of statements under the same
+    toggle is concatenated only when that toggle says so. Both branches of a conditional must have
+    one type, and tuples of different lengths do not: each optional run goes through a JSON string."""
+    runs: list[tuple[tuple[str | None, str | None], list[dict[str, Any]]]] = []
+    for statement in policy.statements:
+        key = (statement.when, statement.unless)
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append(statement.body)
+        else:
+            runs.append((key, [statement.body]))
+    parts = []
+    for (when, unless), bodies in runs:
+        if when is None and unless is None:
+            parts.append(hcl_literal(bodies))
+            continue
+        condition = " && ".join(([_condition(when)] if when else []) + ([f"!{_condition(unless)}"] if unless else []))
+        parts.append(f"jsondecode({condition} ? jsonencode({hcl_literal(bodies)}) : \"[]\")")
+    return expr(f"jsonencode({{Version = {hcl_literal(policy.version)}, Statement = concat({', '.join(parts or ['[]'])})}})")
+
+
+def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = {}
+
+    def add(rtype: str, name: str, body: dict[str, Any]) -> str:
+        resources.setdefault(rtype, {})[name] = {k: v for k, v in body.items() if v is not None}
+        return f"{rtype}.{name}"
+
+    arns: dict[str, list[str]] = {"user": [], "node_role": []}
+    for policy in plan.policies:
+        _check_worst_case([s.body for s in policy.statements], policy.version, f"{where} policy '{policy.id}'")
+        count = expr(f"{_condition(policy.when)} ? 1 : 0") if policy.when else None
+        ref = add("aws_iam_policy", policy.logical_id, {
+            "count": count, "name": policy.name, "path": expr("var.path"), "policy": _policy_expression(policy),
+            "description": policy.description, "tags": expr("local.tags")})
+        for principal in policy.attach_to:
+            arns[principal].append(expr(f"{ref}.arn"))
+        for index, role in enumerate(policy.attach_to_roles):
+            add("aws_iam_role_policy_attachment", f"{policy.logical_id}_existing_role_{index}", {
+                "count": count, "role": role, "policy_arn": expr(f"{ref}[0].arn" if count else f"{ref}.arn")})
+    if plan.creates_user:
+        add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),
+                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")})
+        add("aws_iam_access_key", "user_access_key", {"count": expr(f"{_condition(ACCESS_KEY)} ? 1 : 0"),
+                                                      "user": expr("aws_iam_user.user.name"), "pgp_key": expr("var.pgp_key")})
+    if plan.creates_role:
+        role_body: dict[str, Any] = {"name": expr("local.role_name"), "path": expr("var.path"),
+                                     "assume_role_policy": json.dumps(plan.trust_policy, separators=(",", ":")),
+                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")}
+        if plan.preconditions:
+            role_body["lifecycle"] = {"precondition": [{
+                "condition": expr(f"{readable_expression(p.expected)} == null || {readable_expression(p.actual)} == {readable_expression(p.expected)}"),
+                "error_message": p.error_message} for p in plan.preconditions]}
+        add("aws_iam_role", "node_role", role_body)
+        add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
+                                                             "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
+    # The plan's own policies, then the managed ones that are always attached, then toggled ones.
+    fixed = {principal: arns[principal] + [a.arn for a in plan.attachments if a.principal == principal and a.when is None]
+             for principal in arns}
+    for index, arn in enumerate(fixed["user"]):
+        add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": expr("aws_iam_user.user.name"), "policy_arn": arn})
+    for index, arn in enumerate(fixed["node_role"]):
+        add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": expr("aws_iam_role.node_role.name"), "policy_arn": arn})
+    for attachment in (a for a in plan.attachments if a.when is not None):
+        body = {"count": expr(f"{_condition(attachment.when)} ? 1 : 0"), "policy_arn": attachment.arn}
+        if attachment.principal == "user":
+            add("aws_iam_user_policy_attachment", attachment.key, {**body, "user": expr("aws_iam_user.user.name")})
+        else:
+            add("aws_iam_role_policy_attachment", attachment.key, {**body, "role": expr("aws_iam_role.node_role.name")})
+    return resources
+
+
+def _outputs(plan: Plan) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    for output in plan.outputs:
+        note = ""
+        if output.when and not output.when.startswith(PARAMETER):  # a passed-through parameter is null when not given
+            note = f" (null unless {_toggle(output.when)}{' is set' if output.when == PGP_KEY else ''}"
+            note += f", or when {_toggle(output.unless)} is set)" if output.unless else ")"
+        outputs[output.name] = {"value": output.value, "description": output.description + note,
+                                **({"sensitive": True} if output.sensitive else {})}
+    outputs["iam_foundry_module_version"] = {"value": __version__, "description": "Version of iam-foundry that exported this module"}
+    return outputs
 
 
 def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str) -> None:

@@ -128,7 +128,7 @@ def test_exported_module_keeps_profile_text_literal(tmp_path, monkeypatch):
     module = json.loads((module_export.export_module("hostile", None, tmp_path / "out") / "main.tf.json").read_text())
     policy = module["resource"]["aws_iam_policy"]["policy"]
     assert '"arn:${data.aws_partition.current.partition}:s3:::${var.bucket}/$${aws:username}/%%{ if true }x%%{ endif }/*"' in policy["policy"]
-    assert policy["description"] == "Hostile $${path.cwd} main policy (iam-foundry module)"
+    assert policy["description"] == "Hostile $${path.cwd} policy (iam-foundry deployment ${var.name})"
     assert module["variable"]["bucket"]["description"] == '$${file("notes.txt")}'
     assert module["locals"]["user_name"] == '${coalesce(var.user_name, "u-$${path.cwd}")}'
     assert module["variable"]["bucket"]["validation"][0]["condition"] == \
