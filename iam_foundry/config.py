@@ -21,6 +21,7 @@ from .errors import ConfigError, FoundryError, Problem
 from .files import read_json, read_text, unbalanced_bracket
 from .lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from .paths import DEFAULT_CONFIG, POLICY_ROOT
+from .plan import NAME_KEYS, default_name_template
 from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters, statements_using
 
 DEFAULT_REGION = "us-east-1"
@@ -409,21 +410,17 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         _check_prefix_parameters(profile, parameters, at, problems)
     defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
-    for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
+    for key in NAME_KEYS:
         limit = NAME_MAX[key]
         names[key] = d.get(key, str, None, check=lambda v, limit=limit: None if IAM_NAME.match(v) and len(v) <= limit else
                            f"'{v}' is not a valid IAM name | use at most {limit} characters from ASCII letters, digits and +=,.@_-")
-    if not names["user_name"]:
-        names["user_name"] = defaults.get("user_name") or f"{name}-user"
-    if not names["policy_name"]:
-        names["policy_name"] = defaults.get("policy_name") or f"{name}-policy"
-    if not names["role_name"]:
-        names["role_name"] = defaults.get("role_name") or f"{name}-node-role"
-    if not names["instance_profile_name"]:
-        names["instance_profile_name"] = defaults.get("instance_profile_name") or names["role_name"]
+    for key in NAME_KEYS:  # the one default of each name (an exported module uses the same rule)
+        if not names[key] and profile:
+            names[key] = _fill_default(default_name_template(profile, key), {**parameters, **names, "deployment": name})
+        names[key] = names[key] or ""
     for key, value in names.items():  # defaults filled from parameters must be valid names too
-        if PLACEHOLDER.search(value):
-            continue  # built from a missing parameter, which is reported already
+        if PLACEHOLDER.search(value) or not value:
+            continue  # built from a missing parameter (or no profile), which is reported already
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
