@@ -9,7 +9,7 @@ from .access.actions import unknown_action_problems
 from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
-from .plan import MANAGED_POLICY_MAX_CHARS, TAG_MANAGED_BY, DeploymentInputs, Plan, ec2_service_principal, resolve  # noqa: F401 (re-exported)
+from .plan import MANAGED_POLICY_MAX_CHARS, TAG_MANAGED_BY, DeploymentInputs, LogicalIds, Plan, ec2_service_principal, resolve  # noqa: F401 (re-exported)
 from .policy_templates import Profile
 from .tfjson import expr
 
@@ -54,9 +54,10 @@ def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, st
     return dict(resolve(DeploymentInputs(deployment, profile)).values)
 
 
-def build_documents(deployment: Deployment) -> DeploymentDocuments:
+def build_documents(deployment: Deployment, ids: LogicalIds | None = None) -> DeploymentDocuments:
+    """The deployment's plan (with these Terraform names; an iam-foundry stack's by default), checked."""
     profile = profile_of(deployment)
-    plan = resolve(DeploymentInputs(deployment, profile))
+    plan = resolve(DeploymentInputs(deployment, profile, ids=ids or LogicalIds()))
     policies = [PolicyDocuments(id=p.id, name=p.name, parts=list(p.parts or ()), attach_to=p.attach_to, attach_to_roles=p.attach_to_roles)
                 for p in plan.policies]
     documents = DeploymentDocuments(

@@ -182,9 +182,9 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
     for attachment in (a for a in plan.attachments if a.when is not None):
         body = {"count": expr(f"{_condition(attachment.when)} ? 1 : 0"), "policy_arn": attachment.arn}
         if attachment.principal == "user":
-            add("aws_iam_user_policy_attachment", attachment.key, {**body, "user": expr("aws_iam_user.user.name")})
+            add("aws_iam_user_policy_attachment", attachment.module_id, {**body, "user": expr("aws_iam_user.user.name")})
         else:
-            add("aws_iam_role_policy_attachment", attachment.key, {**body, "role": expr("aws_iam_role.node_role.name")})
+            add("aws_iam_role_policy_attachment", attachment.module_id, {**body, "role": expr("aws_iam_role.node_role.name")})
     return resources
 
 

@@ -52,6 +52,28 @@ def ec2_service_principal(partition: str) -> str:
 
 
 @dataclass(frozen=True)
+class LogicalIds:
+    """Terraform names of the plan's resources. An iam-foundry stack keeps the names it always had; a
+    construct in someone else's stack prefixes them with its construct id, so two fit in one stack."""
+
+    user: str = "user"
+    role: str = "node_role"
+    instance_profile: str = "instance_profile"
+    policy_prefix: str = ""
+
+    @staticmethod
+    def within(construct_id: str) -> "LogicalIds":
+        return LogicalIds(f"{construct_id}_user", f"{construct_id}_node_role", f"{construct_id}_instance_profile", f"{construct_id}_")
+
+    @property
+    def access_key(self) -> str:
+        return f"{self.user}_access_key"
+
+    def policy(self, policy_id: str) -> str:
+        return self.policy_prefix + logical_id(policy_id)
+
+
+@dataclass(frozen=True)
 class Statement:
     body: dict[str, Any]
     source: Path
@@ -75,10 +97,12 @@ class PlannedPolicy:
     attach_to_roles: tuple[str, ...] = ()  # existing roles (names) it is attached to, not owned
     when: str | None = None                # an addendum's own policy exists only with that addendum
     parts: tuple[dict[str, Any], ...] | None = None
+    logical_id: str = ""
 
-    @property
-    def logical_id(self) -> str:
-        return logical_id(self.id)
+    def part_keys(self) -> list[str]:
+        """Attachment keys of the parts: the policy id, then <id>_2, <id>_3, ... (stable across runs)."""
+        key = self.id.replace("-", "_")
+        return [key if index == 0 else f"{key}_{index + 1}" for index in range(len(self.part_ids()))]
 
     def part_ids(self) -> list[str]:
         count = len(self.parts) if self.parts is not None else 1
@@ -94,8 +118,18 @@ class ManagedAttachment:
 
     principal: str  # "user" | "node_role"
     arn: str
-    key: str        # stable, unique per principal (for_each-like)
+    origin: str     # the addendum (or "managed": the profile's node role list) it comes from
+    index: int
     when: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable per principal (for_each-like): another attachment coming or going leaves it alone."""
+        return f"{self.origin}_{self.index}"
+
+    @property
+    def module_id(self) -> str:
+        return f"{self.origin}_{self.principal}_{self.index}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,8 @@ class Inputs(Protocol):
     def addenda(self) -> list[str]: ...
     def precondition(self, account_id: str) -> Precondition | None: ...
     def principals(self) -> tuple[bool, bool]: ...
+    @property
+    def ids(self) -> LogicalIds: ...
     def switches(self) -> frozenset[str]: ...
 
 
@@ -189,7 +225,7 @@ def resolve(inputs: Inputs) -> Plan:
         name = inputs.policy_name(spec.id, render(spec.name, values, spec.source), spec.name)
         attach_to = tuple(t for t in spec.attach_to if (t == "user" and creates_user) or (t == "node_role" and creates_role))
         policies.append(_policy(profile, spec.id, name, values, spec.template.get("Version", "2012-10-17"),
-                                statements, attach_to, (), None, symbolic))
+                                statements, attach_to, (), None, symbolic, inputs.ids))
     for addendum in (profile.addenda[a] for a in addenda):
         if addendum.policy is not None:  # its own managed policy, for a principal the plan does not create
             spec = addendum.policy
@@ -197,7 +233,7 @@ def resolve(inputs: Inputs) -> Plan:
             name = inputs.policy_name(spec.id, render(spec.name, values, addendum.source), spec.name)
             roles = tuple(render(role, values, addendum.source) for role in spec.attach_to_roles)
             policies.append(_policy(profile, spec.id, name, values, "2012-10-17", statements, (), roles,
-                                    toggle(addendum.name), symbolic))
+                                    toggle(addendum.name), symbolic, inputs.ids))
 
     attachments = _attachments(profile, addenda, values, creates_user, creates_role, toggle)
     trust = render(profile.node_role.trust_policy, values, profile.node_role.trust_source) if creates_role and profile.node_role else None
@@ -232,7 +268,7 @@ def _merged(profile: Profile, spec: PolicySpec, addenda: list[str], values: Mapp
 
 def _policy(profile: Profile, policy_id: str, name: str, values: Mapping[str, str], version: str,
             statements: tuple[Statement, ...], attach_to: tuple[str, ...], roles: tuple[str, ...],
-            when: str | None, symbolic: bool) -> PlannedPolicy:
+            when: str | None, symbolic: bool, ids: LogicalIds) -> PlannedPolicy:
     label = "" if policy_id == "main" else f"{policy_id} "
     description = f"{profile.title} {label}policy (iam-foundry deployment {values['deployment']})"
     parts = None
@@ -241,7 +277,7 @@ def _policy(profile: Profile, policy_id: str, name: str, values: Mapping[str, st
         parts = tuple(split_statements([s.body for s in statements], version, MANAGED_POLICY_MAX_CHARS,
                                        where=f"deployment '{values['deployment']}' policy '{name}'"))
     return PlannedPolicy(id=policy_id, name=name, description=description, version=version, statements=statements,
-                         attach_to=attach_to, attach_to_roles=roles, when=when, parts=parts)
+                         attach_to=attach_to, attach_to_roles=roles, when=when, parts=parts, logical_id=ids.policy(policy_id))
 
 
 def _attachments(profile: Profile, addenda: list[str], values: Mapping[str, str], creates_user: bool,
@@ -250,27 +286,27 @@ def _attachments(profile: Profile, addenda: list[str], values: Mapping[str, str]
     found: list[ManagedAttachment] = []
     seen: set[tuple[str, str, str | None]] = set()
 
-    def add(principal: str, arn: str, key: str, when: str | None) -> None:
+    def add(principal: str, arn: str, origin: str, index: int, when: str | None) -> None:
         if (principal, arn, when) not in seen:
             seen.add((principal, arn, when))
-            found.append(ManagedAttachment(principal, arn, key, when))
+            found.append(ManagedAttachment(principal, arn, origin, index, when))
 
     if creates_role and profile.node_role:
         for index, arn in enumerate(profile.node_role.managed_policy_arns):
-            add("node_role", render(arn, values, profile.root / "profile.json"), f"profile_node_role_{index}", None)
+            add("node_role", render(arn, values, profile.root / "profile.json"), "managed", index, None)
     for addendum in (profile.addenda[a] for a in addenda):
         for principal in ("user", "node_role"):
             if (principal == "user" and not creates_user) or (principal == "node_role" and not creates_role):
                 continue
             for index, arn in enumerate(addendum.managed_policy_arns.get(principal, ())):
-                add(principal, render(arn, values, addendum.source), f"{addendum.name.replace('-', '_')}_{principal}_{index}",
-                    toggle(addendum.name))
+                add(principal, render(arn, values, addendum.source), addendum.name.replace("-", "_"), index, toggle(addendum.name))
     return tuple(found)
 
 
 def _with_outputs(plan: Plan, inputs: Inputs, values: Mapping[str, str], symbolic: bool) -> Plan:
     """Every output with its description; resource references use the emitters' shared logical ids."""
     outputs: list[Output] = []
+    ids = inputs.ids
     created = [p for p in plan.policies]
 
     def arn_list(attribute: str) -> Any:
@@ -284,9 +320,9 @@ def _with_outputs(plan: Plan, inputs: Inputs, values: Mapping[str, str], symboli
     for policy in created:
         if policy.attach_to:
             continue  # an addendum's own policy: its ARN is what the installer is handed
-        ids = policy.part_ids()
+        parts = policy.part_ids()
         value: Any = expr(f"one(aws_iam_policy.{policy.logical_id}[*].arn)") if policy.when else (
-            expr(f"aws_iam_policy.{ids[0]}.arn") if len(ids) == 1 else [expr(f"aws_iam_policy.{i}.arn") for i in ids])
+            expr(f"aws_iam_policy.{parts[0]}.arn") if len(parts) == 1 else [expr(f"aws_iam_policy.{i}.arn") for i in parts])
         # Output descriptions are literal text to Terraform: a module's role names are said, not interpolated.
         roles = [TOKEN.sub(lambda m: readable(m.group(0))[2:-1], role) for role in policy.attach_to_roles]
         where = f" (attached to {', '.join(roles)})" if roles else " (attach it yourself)"
@@ -295,26 +331,26 @@ def _with_outputs(plan: Plan, inputs: Inputs, values: Mapping[str, str], symboli
     outputs.append(Output("policy_arns", arn_list("arn"), "ARNs of the custom managed policies (one per part)"))
     outputs.append(Output("policy_names", arn_list("name"), "Names of the custom managed policies"))
     if plan.creates_user:
-        key = "aws_iam_access_key.user_access_key"
+        key = f"aws_iam_access_key.{ids.access_key}"
 
         def key_attr(attribute: str) -> str:
             return expr(f"one({key}[*].{attribute})") if symbolic else expr(f"{key}.{attribute}")
 
-        outputs += [Output("user_name", expr("aws_iam_user.user.name"), "IAM user name"),
-                    Output("user_arn", expr("aws_iam_user.user.arn"), "IAM user ARN")]
+        outputs += [Output("user_name", expr(f"aws_iam_user.{ids.user}.name"), "IAM user name"),
+                    Output("user_arn", expr(f"aws_iam_user.{ids.user}.arn"), "IAM user ARN")]
         outputs += [Output("access_key_id", key_attr("id"), "Access key id of the user", when=ACCESS_KEY),
                     Output("access_key_encrypted_secret", key_attr("encrypted_secret"),
                            "Secret access key, encrypted with pgp_key", sensitive=True, when=PGP_KEY),
                     Output("access_key_secret", key_attr("secret"), "Secret access key (read it with: terraform output -raw access_key_secret)",
                            sensitive=True, when=ACCESS_KEY, unless=PGP_KEY)]
     if plan.creates_role:
-        outputs += [Output("role_name", expr("aws_iam_role.node_role.name"), "Node role name"),
-                    Output("role_arn", expr("aws_iam_role.node_role.arn"), "Node role ARN"),
-                    Output("instance_profile_name", expr("aws_iam_instance_profile.instance_profile.name"), "Instance profile name"),
-                    Output("instance_profile_arn", expr("aws_iam_instance_profile.instance_profile.arn"), "Instance profile ARN")]
+        outputs += [Output("role_name", expr(f"aws_iam_role.{ids.role}.name"), "Node role name"),
+                    Output("role_arn", expr(f"aws_iam_role.{ids.role}.arn"), "Node role ARN"),
+                    Output("instance_profile_name", expr(f"aws_iam_instance_profile.{ids.instance_profile}.name"), "Instance profile name"),
+                    Output("instance_profile_arn", expr(f"aws_iam_instance_profile.{ids.instance_profile}.arn"), "Instance profile ARN")]
     # The profile's own outputs, declared as data in profile.json.
-    references = {**values, "user_arn": expr("aws_iam_user.user.arn"), "role_arn": expr("aws_iam_role.node_role.arn"),
-                  "instance_profile_arn": expr("aws_iam_instance_profile.instance_profile.arn")}
+    references = {**values, "user_arn": expr(f"aws_iam_user.{ids.user}.arn"), "role_arn": expr(f"aws_iam_role.{ids.role}.arn"),
+                  "instance_profile_arn": expr(f"aws_iam_instance_profile.{ids.instance_profile}.arn")}
     for spec in plan.profile.outputs:
         if spec.requires == "node_role" and not plan.creates_role or spec.requires == "user" and not plan.creates_user:
             continue
@@ -352,6 +388,7 @@ class DeploymentInputs:
     deployment: Any  # config.Deployment (not imported: config imports this module's name defaults)
     profile: Profile
     symbolic: bool = False
+    ids: LogicalIds = LogicalIds()
 
     @property
     def variant(self) -> str:
@@ -402,6 +439,7 @@ class ModuleInputs:
     profile: Profile
     variant: str
     symbolic: bool = True
+    ids: LogicalIds = LogicalIds()
     locals: dict[str, str] = field(default_factory=dict)  # derived values, filled while resolving
 
     def values(self) -> dict[str, str]:

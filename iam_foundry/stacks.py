@@ -10,16 +10,13 @@ from constructs import Construct
 
 from .config import Backend, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
-from .plan import Plan
+from .plan import LogicalIds
 from .paths import CONSTRUCTS_PACKAGE
 
 # The constructs of top-level modules/: `iam_foundry_modules` when installed, `modules` in a bare checkout (see paths.py).
-_aws, _node_role, _policy, _user = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "node_role", "policy", "user"))
+_aws, _platform = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "platform"))
 DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.StackBlocks, _aws.aws_provider_blocks
-NodeRole, NodeRoleSettings = _node_role.NodeRole, _node_role.NodeRoleSettings
-CustomManagedPolicy = _policy.CustomManagedPolicy
-RestrictedUser, UserSettings = _user.RestrictedUser, _user.UserSettings
-from .tfjson import expr, hcl_literal, readable_expression
+emit_plan = _platform.emit_plan
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
@@ -91,42 +88,9 @@ class DeploymentStack(TerraformStack):
             backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
             DeclaredBackend(self, backend_type)
             blocks.terraform = {**required, "backend": {backend_type: backend}}
-        if not deployment.account_id:  # the plan's account id reads it at plan time
-            blocks.add_data("aws_caller_identity", "current")
-        emit_plan(self, blocks, documents.plan, deployment, documents.tags)
+        # Attachments were once numbered (user_policy_0, ...): moved blocks keep their state.
+        emit_plan(self, documents.plan, deployment, documents.tags, LogicalIds(), moved_from_indexes=True)
         blocks.write_to(self, deployment.name)
-
-
-def emit_plan(scope: Construct, blocks: Any, plan: Plan, deployment: Any, tags: dict[str, str]) -> None:
-    """The plan's resources and outputs, through the constructs (names and wiring come from the plan)."""
-    arns: dict[str, list[str]] = {"user": [], "node_role": []}
-    for planned in plan.policies:
-        policy = CustomManagedPolicy(scope, planned.logical_id, planned.name, list(planned.parts or ()),
-                                     description=planned.description, path=deployment.path, tags=tags)
-        for principal in planned.attach_to:
-            arns[principal] += policy.arns
-        for role_index, role_name in enumerate(planned.attach_to_roles):
-            # A role the stack does not own (e.g. the vendor's access role): destroy only detaches.
-            for part_index, arn in enumerate(policy.arns):
-                blocks.add_resource("aws_iam_role_policy_attachment", f"{planned.id}_existing_role_{role_index}_{part_index}",
-                                    {"role": role_name, "policy_arn": arn})
-    managed = {principal: [a.arn for a in plan.attachments if a.principal == principal] for principal in arns}
-    if plan.creates_user:
-        RestrictedUser(scope, "user", UserSettings(
-            name=plan.names["user_name"], path=deployment.path, permissions_boundary=deployment.permissions_boundary,
-            force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
-            pgp_key=deployment.pgp_key, tags=tags,
-        ), arns["user"] + managed["user"])
-    if plan.creates_role:
-        preconditions = [{"condition": expr(f"{readable_expression(p.actual)} == {hcl_literal(p.expected)}"), "error_message": p.error_message}
-                         for p in plan.preconditions]
-        NodeRole(scope, "node_role", NodeRoleSettings(
-            name=plan.names["role_name"], instance_profile_name=plan.names["instance_profile_name"],
-            trust_policy=plan.trust_policy or {}, path=deployment.path,
-            permissions_boundary=deployment.permissions_boundary, tags=tags, preconditions=preconditions,
-        ), arns["node_role"] + managed["node_role"])
-    for output in plan.outputs:
-        blocks.add_output(output.name, output.value, output.description, sensitive=output.sensitive)
 
 
 def build_app(config: FoundryConfig, outdir: str, stacks: list[str] | None = None) -> App:

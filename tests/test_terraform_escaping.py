@@ -102,7 +102,7 @@ def test_synthesized_stack_keeps_user_text_literal(tmp_path):
     assert "arn:aws:s3:::bucket/$${aws:username}/%%{ if true }x%%{ endif }/*" in policy_block["policy"]
     assert all(to_terraform(json.dumps(value)) in policy_block["policy"] for value in HOSTILE)
     # Still live: the account id read at plan time, and references between resources.
-    assert stack["resource"]["aws_iam_user_policy_attachment"]["user_policy_0"]["user"] == "${aws_iam_user.user.name}"
+    assert stack["resource"]["aws_iam_user_policy_attachment"]["user_policy_main"]["user"] == "${aws_iam_user.user.name}"
     assert stack["output"]["account_id"]["value"] == "${data.aws_caller_identity.current.account_id}"
 
 
