@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .config import DEPLOYMENT_FIELDS
 from .errors import FoundryError, PolicyError, Problem
 from .lint import MIN_NAME_PREFIX, grammar_problems
 from .plan import (ACCESS_KEY, NAME_KEYS, PARAMETER, PGP_KEY, ModuleInputs, Plan, PlannedPolicy, default_name_template,
@@ -78,12 +79,9 @@ def _variables(plan: Plan) -> dict[str, Any]:
     }
     for key in NAME_KEYS:
         if key in plan.names:
-            variables[key] = {"type": "string", "default": None, "description": f"{NAME_DOCS[key]} (default {default_name_template(profile, key).replace('{{deployment}}', '<name>').replace('{{role_name}}', 'the role name')})"}
-    variables |= {
-        "path": {"type": "string", "default": "/", "description": "IAM path of every resource"},
-        "permissions_boundary": {"type": "string", "default": None, "description": "Managed policy ARN used as permissions boundary"},
-        "tags": {"type": "map(string)", "default": {}, "description": "Tags added to every resource"},
-    }
+            default = default_name_template(profile, key).replace("{{deployment}}", "<name>").replace("{{role_name}}", "the role name")
+            variables[key] = _field_variable(key, description=f"{NAME_DOCS[key]} (default {default}); {DEPLOYMENT_FIELDS[key].doc}")
+    variables |= {name: _field_variable(name) for name in ("path", "permissions_boundary", "tags")}
     for name, spec in profile.parameters.items():
         variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
         if spec.pattern:
@@ -100,14 +98,20 @@ def _variables(plan: Plan) -> dict[str, Any]:
         if name in profile.addenda:
             variables[_toggle(name)] = {"type": "bool", "default": False, "description": profile.addenda[name].description}
     if plan.creates_user:
-        variables[ACCESS_KEY] = {"type": "bool", "default": bool(profile.defaults.get("create_access_key", False)),
-                                 "description": "Create an access key (secret only in a sensitive output)"}
-        variables[PGP_KEY] = {"type": "string", "default": None, "description": "PGP key: state then holds only the encrypted secret"}
+        variables[ACCESS_KEY] = _field_variable(ACCESS_KEY, default=bool(profile.defaults.get("create_access_key", False)))
+        variables[PGP_KEY] = _field_variable(PGP_KEY)
     for spec in profile.policies(plan.variant):
         if spec.name != "{{policy_name}}":  # a profile's second policy: its own name variable
             variables[policy_name_variable(spec.id)] = {"type": "string", "default": None,
                                                         "description": f"Name of the {spec.id} policy (default {spec.name})"}
     return variables
+
+
+def _field_variable(name: str, default: Any = None, description: str | None = None) -> dict[str, Any]:
+    """A module variable declared by the config's field (type, default, documentation in one place)."""
+    declared = DEPLOYMENT_FIELDS[name]
+    return {"type": declared.module_type, "default": declared.default if default is None else default,
+            "description": description or declared.doc}
 
 
 def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
