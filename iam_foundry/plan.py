@@ -221,7 +221,7 @@ def resolve(inputs: Inputs) -> Plan:
 
     policies: list[PlannedPolicy] = []
     for spec in profile.policies(variant):
-        statements = _merged(profile, spec, addenda, values, toggle)
+        statements = _merged(profile, spec, addenda, lambda body, source: render(body, values, source), toggle)
         name = inputs.policy_name(spec.id, render(spec.name, values, spec.source), spec.name)
         attach_to = tuple(t for t in spec.attach_to if (t == "user" and creates_user) or (t == "node_role" and creates_role))
         policies.append(_policy(profile, spec.id, name, values, spec.template.get("Version", "2012-10-17"),
@@ -248,7 +248,12 @@ def resolve(inputs: Inputs) -> Plan:
     return _with_outputs(plan, inputs, values, symbolic)
 
 
-def _merged(profile: Profile, spec: PolicySpec, addenda: list[str], values: Mapping[str, str], toggle: Any) -> tuple[Statement, ...]:
+def merged_templates(profile: Profile, spec: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
+    """The merge of a deployment with these addenda, unrendered: (statement template, its file)."""
+    return [(s.body, s.source) for s in _merged(profile, spec, addenda, lambda body, source: body, lambda name: None)]
+
+
+def _merged(profile: Profile, spec: PolicySpec, addenda: list[str], fill: Callable[[Any, Path], Any], toggle: Any) -> tuple[Statement, ...]:
     """A policy's statements plus, for the policy that takes addenda, each addendum's (sorted by name),
     after the base statements; a base statement an addendum replaces is removed by that addendum."""
     chosen: list[Addendum] = [profile.addenda[a] for a in sorted(set(addenda))] if spec.takes_addenda else []
@@ -259,9 +264,9 @@ def _merged(profile: Profile, spec: PolicySpec, addenda: list[str], values: Mapp
         remover = replaced_by.get(body.get("Sid"))
         if remover is not None and toggle(remover) is None:
             continue  # concrete plan: the addendum is on, so the statement is gone
-        result.append(Statement(render(body, values, spec.source), spec.source, unless=remover and toggle(remover)))
+        result.append(Statement(fill(body, spec.source), spec.source, unless=remover and toggle(remover)))
     for addendum in chosen:
-        result += [Statement(render(body, values, addendum.source), addendum.source, when=toggle(addendum.name))
+        result += [Statement(fill(body, addendum.source), addendum.source, when=toggle(addendum.name))
                    for body in addendum.statements]
     return tuple(result)
 

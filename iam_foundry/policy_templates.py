@@ -362,18 +362,12 @@ def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
 
 
 def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
-    """A policy's statements plus, for the policy that takes addenda, the chosen ones.
+    """A policy's statements plus, for the policy that takes addenda, the chosen ones (sorted by name),
+    after the base statements, minus the base statements they replace; each with its file.
+    The merge itself is the plan's (plan.py), the one place it is implemented."""
+    from .plan import merged_templates  # plan.py imports this module
 
-    Addenda come in a stable order (sorted by name), after the base statements, minus the base
-    statements they replace. Returns each statement with the file it came from, for error messages.
-    """
-    chosen = [profile.addenda[name] for name in sorted(set(addenda))] if policy.takes_addenda else []
-    chosen = [addendum for addendum in chosen if addendum.policy is None]  # those form their own policy
-    replaced = {sid for addendum in chosen for sid in addendum.replaces_sids}
-    merged = [(s, policy.source) for s in policy.template["Statement"] if s.get("Sid") not in replaced]
-    for addendum in chosen:
-        merged.extend((s, addendum.source) for s in addendum.statements)
-    return merged
+    return merged_templates(profile, policy, addenda)
 
 
 def statements_using(profile: Profile, variant: str | None, addenda: list[str], placeholder: str) -> list[str]:
