@@ -10,8 +10,25 @@ EDITABLE := .venv/.editable
 IAM_FOUNDRY := .venv/bin/iam-foundry
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots readme validate down bench wheel-check
-setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed
+.PHONY: setup up test test-unit snapshots readme validate down bench wheel-check chromium chromium-notice
+setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed chromium
+
+# Headless Chromium (Debian's package) opens the HTML report in tests/report/test_browser.py. Installed
+# only when missing and running as root with apt-get; otherwise that test is skipped, loudly.
+CHROMIUM_MISSING := ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1
+chromium:
+	@if $(CHROMIUM_MISSING); then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      || echo "*** WARNING: apt-get install -y chromium failed: the HTML report's browser test will be SKIPPED ***" >&2; \
+	  else \
+	    echo "*** WARNING: chromium is missing and cannot be installed here (needs root and apt-get): the HTML report's browser test will be SKIPPED ***" >&2; \
+	  fi; \
+	fi
+
+chromium-notice:
+	@if $(CHROMIUM_MISSING); then \
+	  echo "*** WARNING: no chromium: tests/report/test_browser.py is SKIPPED (pytest lists the skip reasons at the end) ***" >&2; fi
 
 # Python dependencies from Pipfile.lock (pipenv itself is installed with pip when missing).
 .venv/.synced: Pipfile.lock
@@ -39,10 +56,10 @@ node_modules/.installed: package-lock.json
 up: setup
 	$(IAM_FOUNDRY) up
 
-test: setup
+test: setup chromium-notice
 	$(PYTHON) -m pytest
 
-test-unit: setup
+test-unit: setup chromium-notice
 	$(PYTHON) -m pytest -m "not integration"
 
 # Re-record synthesis snapshots after an intended change (review the diff before committing).

@@ -517,4 +517,10 @@ from .access.commands import can as _can_command, check as _check_command  # noq
 cli.add_command(_can_command)
 cli.add_command(_check_command)
 
+# Review page and vendor comparison (iam_foundry/report/commands.py): `report` and `vendor-diff`.
+from .report.commands import report as _report_command, vendor_diff as _vendor_diff_command  # noqa: E402
+
+cli.add_command(_report_command)
+cli.add_command(_vendor_diff_command)
+
 _accept_config_after(cli)

@@ -1,0 +1,1 @@
+"""Review page of a deployment (`iam-foundry report`) and vendor comparison (`iam-foundry vendor-diff`)."""
