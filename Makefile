@@ -10,7 +10,7 @@ EDITABLE := .venv/.editable
 IAM_FOUNDRY := .venv/bin/iam-foundry
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots readme validate down bench wheel-check chromium chromium-notice
+.PHONY: setup up test test-unit snapshots readme validate down bench wheel-check chromium chromium-notice bench-deploy
 setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed chromium
 
 # Headless Chromium (Debian's package) opens the HTML report in tests/report/test_browser.py. Installed
@@ -84,3 +84,7 @@ wheel-check:
 # Synth speed and scale benchmark (a few minutes; prints a table, writes bench/results.json).
 bench: setup
 	$(PYTHON) bench/run.py
+
+# up/destroy of 1, 5 and 20 deployments on the running LocalStack (prints a table, writes bench/deploy-results.json).
+bench-deploy: setup
+	$(PYTHON) bench/deploy.py

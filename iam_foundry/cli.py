@@ -15,12 +15,14 @@ from rich.table import Table
 
 from . import __version__
 from . import localstack as ls
+from .adopt import check_clashes, forget_adopted
 from .config import CUSTOM_PROFILE, Deployment, FoundryConfig, load_config
 from .documents import build_documents
 from .errors import FoundryError, Problem
 from .handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from .paths import DEFAULT_CONFIG, OUTDIR_NAME, STATE_DIR_NAME, default_outdir, state_dir
 from .policy_templates import list_profiles, load_profile, rendered_size
+from .runner import default_parallelism, ensure_init, failure_summary, print_failure_details, run_stacks
 from .synth import stack_dir, synth
 from .terraform import Terraform
 
@@ -87,6 +89,9 @@ class FoundryGroup(click.Group):
             sys.exit(1)
 
 
+parallelism_option = click.option(
+    "--parallelism", "-p", type=click.IntRange(1, 64), default=None, metavar="N",
+    help=f"Stacks worked on at once (default: twice the CPUs, at most 8; here {default_parallelism()}).")
 stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="NAME",
                             help="Deployment (stack) to act on; repeat for several. Default: all in the config.")
 
@@ -196,12 +201,23 @@ def _check_state_bucket(config: FoundryConfig) -> None:
                                       "run `iam-foundry bootstrap` to create it, or check your AWS credentials")) from None
 
 
-def _synth_and_init(obj: Context, stacks: list[str]) -> None:
+def _synth(obj: Context, stacks: list[str]) -> None:
     with console.status("Synthesizing"):
         synth(obj.config, obj.outdir, stacks)
-    for stack in stacks:
-        with console.status(f"{stack}: terraform init"):
-            obj.terraform(stack).init()
+
+
+def _initialised(obj: Context, stack: str, report: Any) -> Terraform:
+    """The stack's Terraform, after `init` if its folder is not initialised for this backend yet."""
+    terraform = obj.terraform(stack)
+    ensure_init(terraform, report)
+    return terraform
+
+
+def _raise_failures(results: dict[str, Any], verb: str) -> None:
+    error = failure_summary(results, verb)
+    if error:
+        print_failure_details(results, console)
+        raise error
 
 
 def _print_outputs(stack: str, outputs: dict[str, Any]) -> None:
@@ -235,16 +251,13 @@ def _deployed_outputs(obj: Context, stack: str) -> dict[str, Any]:
     return outputs
 
 
-def _each_deployed(obj: Context, names: list[str]) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
-    """Outputs of the deployed stacks, and one problem per stack that is not deployed."""
-    found: dict[str, dict[str, Any]] = {}
-    problems: list[Problem] = []
-    for stack in names:
-        try:
-            found[stack] = _deployed_outputs(obj, stack)
-        except NotDeployedError as err:
-            problems += err.problems
-    return found, problems
+def _each_deployed(obj: Context, names: list[str], parallelism: int | None = None
+                   ) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """Outputs of the deployed stacks (read concurrently), and the problems of those that are not."""
+    results = run_stacks(names, lambda stack, report: _deployed_outputs(obj, stack),
+                         parallelism or default_parallelism(), console, show=False)
+    found = {stack: result.value for stack, result in results.items() if result.ok and result.value is not None}
+    return found, [problem for result in results.values() for problem in result.problems]
 
 
 def _handoff_entry(obj: Context, stack: str, outputs: dict[str, Any], with_secret: bool) -> dict[str, Any]:
@@ -262,9 +275,11 @@ def _print_handoff(stack: str, entry: dict[str, Any]) -> None:
     out.print(table)
 
 
-def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: bool, as_json: bool = False) -> None:
+def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: bool, as_json: bool = False,
+             parallelism: int | None = None, known_outputs: dict[str, dict[str, Any]] | None = None) -> None:
     path = path if path is not None else obj.state_dir / HANDOFF_NAME
-    deployed, problems = _each_deployed(obj, names)
+    # `up` has just read the outputs of the stacks it applied.
+    deployed, problems = (known_outputs, []) if known_outputs is not None else _each_deployed(obj, names, parallelism)
     entries = {stack: _handoff_entry(obj, stack, outputs, with_secret) for stack, outputs in deployed.items()}
     if as_json:  # the secrets only ever go to the file
         out.print_json(data={stack: {k: v for k, v in entry.items() if k != "secrets"} for stack, entry in entries.items()})
@@ -283,10 +298,12 @@ def _handoff(obj: Context, names: list[str], path: Path | None, with_secret: boo
 @handoff_file_option
 @with_secret_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (never with the secret).")
+@parallelism_option
 @click.pass_obj
-def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, with_secret: bool, as_json: bool) -> None:
+def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, with_secret: bool, as_json: bool,
+            parallelism: int | None) -> None:
     """Print and write what each platform's installer asks for (role ARN, instance profile, key id, ...)."""
-    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret, as_json)
+    _handoff(obj, obj.stacks(stacks), handoff_file, with_secret, as_json, parallelism)
 
 
 @cli.command()
@@ -294,8 +311,10 @@ def handoff(obj: Context, stacks: tuple[str, ...], handoff_file: Path | None, wi
 @click.option("--stop-localstack", is_flag=True, help="Stop LocalStack afterwards (its resources are then gone).")
 @handoff_file_option
 @with_secret_option
+@parallelism_option
 @click.pass_obj
-def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path | None, with_secret: bool) -> None:
+def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_file: Path | None, with_secret: bool,
+       parallelism: int | None) -> None:
     """Validate, start the embedded LocalStack if the config uses it, synth, apply, print outputs and the handoff."""
     names = obj.stacks(stacks)
     for name in names:
@@ -304,72 +323,87 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     if not obj.config.localstack.enabled and obj.config.backend.type == "s3":
         _check_state_bucket(obj.config)
     try:
-        _synth_and_init(obj, names)
-        for stack in names:
-            _print_outputs(stack, _apply_stack(obj, stack))
-        _handoff(obj, names, handoff_file, with_secret)
+        _synth(obj, names)
+
+        def apply(stack: str, report: Any) -> dict[str, Any]:
+            terraform = _initialised(obj, stack, report)
+            report("looking for existing resources")
+            check_clashes(obj.config, obj.config.deployment(stack), terraform)
+            report("terraform apply")
+            terraform.apply()
+            report("reading outputs")
+            return terraform.outputs()
+
+        results = run_stacks(names, apply, parallelism or default_parallelism(), console, done_label="applied")
+        applied = [stack for stack, result in results.items() if result.ok]
+        for stack in applied:
+            _print_outputs(stack, results[stack].value or {})
+        if applied:
+            _handoff(obj, applied, handoff_file, with_secret, False, parallelism,
+                     {stack: results[stack].value or {} for stack in applied})
+        _raise_failures(results, "apply")
     finally:
         if stop_localstack and obj.config.localstack.enabled and ls.stop(obj.localstack_dir):
             console.print("LocalStack stopped")
 
 
-def _apply_stack(obj: Context, stack: str) -> dict[str, Any]:
-    """Apply one synthesized, initialized stack; returns its outputs (secrets masked)."""
-    terraform = obj.terraform(stack)
-    with console.status(f"{stack}: terraform apply"):
-        terraform.apply()
-    console.print(f"[green]{stack}: applied[/green]")
-    return terraform.outputs()
-
-
 @cli.command()
 @stack_option
+@parallelism_option
 @click.pass_obj
-def plan(obj: Context, stacks: tuple[str, ...]) -> None:
+def plan(obj: Context, stacks: tuple[str, ...], parallelism: int | None) -> None:
     """Show what apply would change (exit 0 either way; see the summary line)."""
     names = obj.stacks(stacks)
     _prepare_target(obj, start_localstack=False)
-    _synth_and_init(obj, names)
-    for stack in names:
-        _, text = _plan_stack(obj, stack)
-        out.print(text, markup=False, highlight=False)
+    _synth(obj, names)
 
+    def plan_one(stack: str, report: Any) -> str:
+        terraform = _initialised(obj, stack, report)
+        report("terraform plan")
+        return terraform.plan_with_output()[1]  # the wrapper: no waiting on a held lock
 
-def _plan_stack(obj: Context, stack: str) -> tuple[bool, str]:
-    """(has changes, plan text) of one synthesized, initialized stack; fails at once on a held lock."""
-    with console.status(f"{stack}: terraform plan"):
-        return obj.terraform(stack).plan_with_output()
+    results = run_stacks(names, plan_one, parallelism or default_parallelism(), console, done_label="planned")
+    for stack, result in results.items():  # whole plans, one after another, never interleaved
+        if result.ok:
+            out.print(f"[bold]{stack}[/bold]")
+            out.print(result.value, markup=False, highlight=False)
+    _raise_failures(results, "plan")
 
 
 @cli.command()
 @stack_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@parallelism_option
 @click.pass_obj
-def destroy(obj: Context, stacks: tuple[str, ...], yes: bool) -> None:
+def destroy(obj: Context, stacks: tuple[str, ...], yes: bool, parallelism: int | None) -> None:
     """Destroy everything the chosen stacks created."""
     names = obj.stacks(stacks)
     if not yes:
         click.confirm(f"Destroy stacks {names}?", abort=True)
     _prepare_target(obj, start_localstack=False)
-    _synth_and_init(obj, names)
-    for stack in names:
-        _destroy_stack(obj, stack)
+    _synth(obj, names)
 
+    def destroy_one(stack: str, report: Any) -> None:
+        terraform = _initialised(obj, stack, report)
+        deployment = obj.config.deployment(stack)
+        if deployment.adopt and not deployment.destroy_adopted:
+            report("forgetting adopted resources")
+            forget_adopted(terraform)
+        report("terraform destroy")
+        terraform.destroy()
 
-def _destroy_stack(obj: Context, stack: str) -> None:
-    """Destroy what one synthesized, initialized stack's state holds."""
-    with console.status(f"{stack}: terraform destroy"):
-        obj.terraform(stack).destroy()
-    console.print(f"{stack}: destroyed")
+    results = run_stacks(names, destroy_one, parallelism or default_parallelism(), console, done_label="destroyed")
+    _raise_failures(results, "destroy")
 
 
 @cli.command()
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (sensitive values are masked).")
+@parallelism_option
 @click.pass_obj
-def output(obj: Context, stacks: tuple[str, ...], as_json: bool) -> None:
+def output(obj: Context, stacks: tuple[str, ...], as_json: bool, parallelism: int | None) -> None:
     """Print the outputs of applied stacks (ARNs and names; secrets stay masked)."""
-    result, problems = _each_deployed(obj, obj.stacks(stacks))
+    result, problems = _each_deployed(obj, obj.stacks(stacks), parallelism)
     if as_json:
         if result or not problems:
             out.print_json(data=result)

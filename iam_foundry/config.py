@@ -60,6 +60,13 @@ def _partitions() -> tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]:
         pattern = re.compile(entry["regionRegex"], re.ASCII)
         result.append((entry["id"], frozenset(r for r in entry["regions"] if pattern.match(r)), pattern))
     return tuple(result)
+# STS AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
+ROLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+AWS_PROFILE = re.compile(r"^[\w+=,.@:/-]{1,128}$")
+# What `adopt` can take over (Terraform import blocks): resources the vendors' pages say may exist already.
+ADOPTABLE = ("node_role", "instance_profile", "user", "policy")
 
 
 def partition_for(region: str) -> str:
@@ -127,6 +134,20 @@ class LintAcceptance:
 
 
 @dataclass(frozen=True)
+class AssumeRole:
+    """Credentials for one deployment's provider: this role, assumed from the base credentials. The
+    state backend keeps its own credentials, so every deployment's state stays in the central bucket."""
+
+    role_arn: str
+    session_name: str
+    external_id: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     profile: str
@@ -157,6 +178,10 @@ class Deployment:
     policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
     lint_accepted: tuple[LintAcceptance, ...] = ()
+    assume_role: AssumeRole | None = None  # the provider assumes this role (another account)
+    aws_profile: str | None = None  # the provider uses this AWS CLI/SDK profile (real AWS only)
+    adopt: tuple[str, ...] = ()  # existing resources to import instead of create (subset of ADOPTABLE)
+    destroy_adopted: bool = False  # destroy also deletes adopted resources (default: they are left in place)
 
 
 CUSTOM_PROFILE = "custom"
@@ -348,6 +373,9 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConf
             deployments.append((where + _label(table), deployment))
             if not localstack.enabled:
                 _check_plaintext_secret(deployment, lambda f, w=where, t=table: f"{w}.{f}{_label(t)}", problems)
+            elif deployment.aws_profile:  # the emulator's provider has fixed test credentials
+                problems.append(Problem(f"{where}.aws_profile{_label(table)}", "LocalStack is targeted, which uses its own test credentials",
+                                        "remove aws_profile (assume_role reaches another LocalStack account), or set localstack.enabled = false"))
     top.finish()
     _check_unique(deployments, problems)
     if backend.type == "cloud" and backend.workspace and len(deployments) > 1 and "{deployment}" not in backend.workspace:
@@ -457,6 +485,22 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
     pgp_key = d.field(fields["pgp_key"], context)
     partition = partition_for(region)
     context.update(partition=partition, region=region)
+    assume_role = _parse_assume_role(d.field(DEPLOYMENT_FIELDS["assume_role"], context), f"{where}.assume_role", label, name, region, problems)
+    aws_profile = d.field(DEPLOYMENT_FIELDS["aws_profile"], context)
+    adopt = d.field(DEPLOYMENT_FIELDS["adopt"], context)
+    for index, item in enumerate(adopt):
+        if item not in ADOPTABLE:
+            close = difflib.get_close_matches(str(item), ADOPTABLE, n=1)
+            problems.append(Problem(at(f"adopt[{index}]"), f"cannot adopt '{item}'",
+                                    (f"did you mean '{close[0]}'? " if close else "") + f"adoptable: {list(ADOPTABLE)}"))
+    if len(set(map(str, adopt))) != len(adopt):
+        problems.append(Problem(at("adopt"), "an entry is listed twice", "list each resource once"))
+    destroy_adopted = d.field(DEPLOYMENT_FIELDS["destroy_adopted"], context)
+    if assume_role and not account_id:
+        account_id = assume_role.account_id  # the role's account is where the deployment lands
+    elif assume_role and account_id != assume_role.account_id:
+        problems.append(Problem(at("assume_role.role_arn"), f"role is in account {assume_role.account_id}, but account_id is {account_id}",
+                                "assume a role in the deployment's account, or correct account_id"))
     deployment = Deployment(
         name=name,
         profile=profile_name,
@@ -481,11 +525,23 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         policy_file=policy_file,
         addenda_files=tuple(addenda_files),
         lint_accepted=_lint_accepted(d.field(fields["lint_accepted"], context), at, problems),
+        assume_role=assume_role,
+        aws_profile=aws_profile,
+        adopt=tuple(adopt),
+        destroy_adopted=destroy_adopted,
         **names,
     )
     d.finish()
     if pgp_key and not create_access_key:
         problems.append(Problem(at("pgp_key"), "set without create_access_key = true", "remove pgp_key or turn create_access_key on"))
+    if "user" in adopt and not deployment.create_user:
+        problems.append(Problem(at("adopt"), "adopts the user, but create_user is false", "drop 'user' from adopt or set create_user = true"))
+    for item in ("node_role", "instance_profile"):
+        if item in adopt and not deployment.create_node_role:
+            problems.append(Problem(at("adopt"), f"adopts the {item.replace('_', ' ')}, but create_node_role is false",
+                                    f"drop '{item}' from adopt or set create_node_role = true"))
+    if destroy_adopted and not adopt:
+        problems.append(Problem(at("destroy_adopted"), "set without adopt", "remove destroy_adopted, or list what to adopt"))
     if create_access_key and not deployment.create_user:
         problems.append(Problem(at("create_access_key"), "an access key needs the user, but create_user is false",
                                 "set create_user = true or drop create_access_key"))
@@ -779,6 +835,13 @@ DEPLOYMENT_FIELDS: dict[str, Field] = {f.name: f for f in (
           "override); IAM's limits: 48 of yours, key 128, value 256, no `aws:` prefix", lambda v, ctx: _string_map(v), module_type="map(string)"),
     Field("parameters", dict, {}, "`{}`", "extra `{{placeholder}}` values for a profile's templates (`iam-foundry profiles` lists them)",
           lambda v, ctx: _string_map(v)),
+    Field("assume_role", dict, None, "none", "`{ role_arn = \"arn:aws:iam::<account>:role/<name>\", external_id = \"...\", session_name = \"...\" }`: the provider "
+          "assumes this role (another account); `account_id` defaults to the role's account; `session_name` defaults to `iam-foundry-<name>` "
+          "(2-64 of letters, digits, `+=,.@_-`)"),
+    Field("aws_profile", str, None, "none", "AWS CLI/SDK profile for this deployment's provider (real AWS only)",
+          lambda v, ctx: _match(AWS_PROFILE, "not an AWS profile name | use the name of a profile in ~/.aws/config")(v)),
+    Field("adopt", list, [], "`[]`", "existing resources to take over instead of create: any of `\"node_role\"`, `\"instance_profile\"`, `\"user\"`, `\"policy\"`"),
+    Field("destroy_adopted", bool, False, "`false`", "`destroy` also deletes adopted resources (default: they are left in place)"),
     Field("lint_accepted", list, [], "`[]`", "lint findings this deployment accepts: `[{ rule = \"LP003\", sid = \"PassNodeRole\", reason = \"...\" }]`; "
           "the reason is required, an entry matching no finding is an error (the way to accept a finding in a `custom` profile)"),
 )}
@@ -800,3 +863,24 @@ def readme_with_fields(text: str) -> str:
     head, _, rest = text.partition(README_FIELDS_START)
     _, _, tail = rest.partition(README_FIELDS_END)
     return head + README_FIELDS_START + deployment_fields_markdown() + README_FIELDS_END + tail
+
+
+def _parse_assume_role(table: dict[str, Any] | None, where: str, label: str, stack: str, region: str,
+                       problems: list[Problem]) -> AssumeRole | None:
+    if table is None:
+        return None
+    r = _Reader(table, where, problems, label)
+    before = len(problems)
+    role_arn = r.get("role_arn", str, "", required=True,
+                     check=_match(ROLE_ARN, "not an IAM role ARN | use arn:aws:iam::<12-digit account>:role/<name>"))
+    session_name = r.get("session_name", str, f"iam-foundry-{stack}"[:64],
+                         check=_match(SESSION_NAME, "not a valid session name | use 2-64 characters from letters, digits and +=,.@_-"))
+    external_id = r.get("external_id", str, None,
+                        check=_match(EXTERNAL_ID, "not a valid external id | use 2-1224 characters from letters, digits and +=,.@:/_-"))
+    r.finish()
+    if role_arn and ROLE_ARN.match(role_arn) and role_arn.split(":")[1] != partition_for(region):
+        problems.append(Problem(f"{where}.role_arn{label}", f"partition '{role_arn.split(':')[1]}' does not match region {region}",
+                                f"use arn:{partition_for(region)}:iam::... for this region"))
+    if len(problems) != before:
+        return None
+    return AssumeRole(role_arn=role_arn, session_name=session_name, external_id=external_id)

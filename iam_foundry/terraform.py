@@ -14,6 +14,8 @@ from typing import Any, Callable
 from .errors import FoundryError, Problem
 from .paths import MIRROR_CONFIG
 MIRROR_DIR = Path("/opt/tf-plugins")
+# Without a mirror every stack would download and unpack its own ~600 MB AWS provider: share one copy.
+DEFAULT_PLUGIN_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iam-foundry" / "terraform-plugins"
 
 
 class TerraformError(FoundryError):
@@ -33,7 +35,31 @@ def terraform_env(base: dict[str, str] | None = None) -> dict[str, str]:
         env.pop("TF_CLI_CONFIG_FILE")  # a dangling setting only produces warnings
     env.setdefault("TF_IN_AUTOMATION", "1")
     env.setdefault("CHECKPOINT_DISABLE", "1")
+    if not MIRROR_DIR.is_dir() and not env.get("TF_PLUGIN_CACHE_DIR") and not _cli_config_sets_cache(env):
+        try:
+            DEFAULT_PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)  # Terraform ignores a missing cache folder
+            env["TF_PLUGIN_CACHE_DIR"] = str(DEFAULT_PLUGIN_CACHE)
+        except OSError:
+            pass  # an unwritable home: each stack downloads its own copy, as before
     return env
+
+
+def _cli_config_sets_cache(env: dict[str, str]) -> bool:
+    """The user's own CLI config already names a plugin cache: keep theirs."""
+    path = env.get("TF_CLI_CONFIG_FILE")
+    try:
+        return bool(path) and "plugin_cache_dir" in Path(path).read_text()
+    except OSError:
+        return False
+
+
+def plugin_cache_dir(env: dict[str, str]) -> Path | None:
+    """The shared provider cache Terraform will use with this environment (None: the mirror is used)."""
+    value = env.get("TF_PLUGIN_CACHE_DIR")
+    if value:
+        Path(value).mkdir(parents=True, exist_ok=True)
+        return Path(value)
+    return None
 
 
 @dataclass
@@ -63,12 +89,18 @@ class Terraform:
         output = "".join(lines)
         if check and code not in ok_codes:
             if "Error acquiring the state lock" in output:
-                lock_id = re.search(r"ID:\s+(\S+)", output)
+                lock_id = re.search(r"Lock Info:\s+ID:\s+(\S+)", output)  # not "RequestID: ..." of the S3 error
                 raise StateLockedError(Problem(
                     f"terraform {args[0]} in {self.workdir}",
                     "the state is locked: another run of this stack is in progress" + (f" (lock {lock_id.group(1)})" if lock_id else ""),
                     "wait for the other run to finish; if it died, run `terraform force-unlock "
                     f"{lock_id.group(1) if lock_id else '<lock id>'}` in {self.workdir}, then re-run"))
+            wrong_account = re.search(r"AWS account ID not allowed: (\d+)", output)
+            if wrong_account:  # allowed_account_ids: refused when the provider starts, before any change
+                raise TerraformError(Problem(
+                    f"terraform {args[0]} in {self.workdir}",
+                    f"the credentials act in account {wrong_account.group(1)}, not the deployment's account_id; nothing was changed",
+                    "use credentials for the deployment's account (assume_role or aws_profile on the deployment), or correct account_id"))
             if "DeleteConflict" in output and "access key" in output.lower():
                 raise TerraformError(Problem(
                     f"terraform {args[0]} in {self.workdir}",

@@ -20,9 +20,7 @@ from constructs import Construct
 
 from iam_foundry.tfjson import expr, to_terraform
 
-AWS_PROVIDER_SOURCE = "hashicorp/aws"
-# The provider version the project is built and tested against (prebuilt binding 20.1.0).
-AWS_PROVIDER_VERSION = "5.100.0"
+from .versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION, TESTED_AWS_PROVIDER_VERSIONS  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,9 @@ class StackBlocks:
     resource: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     output: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imports: list[dict[str, str]] = field(default_factory=list)  # `import` blocks: existing resources to adopt
+    # Addresses `destroy` removes from state instead of deleting (adopted resources stay in the account).
+    forget_on_destroy: list[str] = field(default_factory=list)
 
     moved: list[dict[str, str]] = field(default_factory=list)
     # Set for a stack iam-foundry did not build (a platform team's own app): each block is written
@@ -68,6 +69,19 @@ class StackBlocks:
 
     def add_data(self, data_type: str, logical_id: str, attributes: Mapping[str, Any] | None = None) -> Ref:
         return self._add(self.data, "data.", data_type, logical_id, attributes or {})
+
+    def adopt(self, address: str, import_id: str, keep_on_destroy: bool, lifecycle: Mapping[str, Any] | None = None) -> None:
+        """Import an existing resource instead of creating it. Kept on destroy: it is never replaced
+        either (prevent_destroy makes a plan that would replace it fail instead)."""
+        resource_type, logical_id = address.split(".")
+        block = self.resource[resource_type][logical_id]
+        merged = {**block.get("lifecycle", {}), **(lifecycle or {})}
+        if keep_on_destroy:
+            merged["prevent_destroy"] = True
+            self.forget_on_destroy.append(address)
+        if merged:
+            block["lifecycle"] = merged
+        self.imports.append({"to": address, "id": import_id})
 
     def add_output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:
         if name in self.output:
@@ -106,12 +120,16 @@ class StackBlocks:
             if content:
                 # Terraform reads backend settings literally (no templates), so they are not escaped.
                 stack.add_override(section, content if section == "terraform" else to_terraform(content))
+        if self.imports:
+            stack.add_override("import", to_terraform(self.imports))
+        if self.forget_on_destroy:
+            stack.add_override("//.iam_foundry", {"forget_on_destroy": self.forget_on_destroy})
         if self.output:
             stack.add_override("//.outputs", {stack_name: {name: name for name in self.output}})
 
 
 def aws_provider_blocks(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The AWS provider: its `required_providers` entry (pinned; the cdktf CLI requires a version)
+    """The AWS provider: its `required_providers` entry (a version range; the cdktf CLI requires one)
     and its `provider` block, for the stack to write with its other overrides."""
     required = {"required_providers": {"aws": {"source": AWS_PROVIDER_SOURCE, "version": AWS_PROVIDER_VERSION}}}
     return required, {"aws": [dict(attributes)]}

@@ -74,6 +74,27 @@ PGP_KEY = base64.b64encode(bytes([0x99, 0x01, 0x0D, 0x04]) + b"\x00" * 16).decod
     ({"rolename": "x"}, at("rolename"), "did you mean 'role_name'"),
     ({"name": "9lives"}, "deployments[0].name", "not a valid stack name"),
     ({"max_managed_policies_per_principal": 0}, at("max_managed_policies_per_principal"), "between 1 and 20"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::12345:role/x"}}, at("assume_role.role_arn"), "not an IAM role ARN"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:user/x"}}, at("assume_role.role_arn"), "not an IAM role ARN"),
+    ({"assume_role": {}}, at("assume_role.role_arn"), "missing required field"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "session_name": "a b"}},
+     at("assume_role.session_name"), "not a valid session name"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "session_name": "s" * 65}},
+     at("assume_role.session_name"), "2-64 characters"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "external_id": "x"}},
+     at("assume_role.external_id"), "not a valid external id"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::123456789012:role/x", "duration": "1h"}},
+     at("assume_role.duration"), "unknown field"),
+    ({"assume_role": {"role_arn": "arn:aws:iam::999999999999:role/x"}}, at("assume_role.role_arn"),
+     "role is in account 999999999999, but account_id is 123456789012"),
+    ({"assume_role": {"role_arn": "arn:aws-cn:iam::123456789012:role/x"}}, at("assume_role.role_arn"), "partition 'aws-cn'"),
+    ({"assume_role": "arn:aws:iam::123456789012:role/x"}, at("assume_role"), "must be dict"),
+    ({"aws_profile": "has space"}, at("aws_profile"), "not an AWS profile name"),
+    ({"adopt": ["role"]}, at("adopt[0]"), "cannot adopt 'role'"),
+    ({"adopt": ["user", "user"]}, at("adopt"), "listed twice"),
+    ({"adopt": ["user"], "create_user": False}, at("adopt"), "create_user is false"),
+    ({"adopt": ["node_role"], "create_node_role": False}, at("adopt"), "create_node_role is false"),
+    ({"destroy_adopted": True}, at("destroy_adopted"), "set without adopt"),
 ])
 def test_bad_deployment_fields(fields, where, words):
     with pytest.raises(ConfigError) as err:
@@ -288,3 +309,12 @@ def test_a_directory_given_as_policy_file_says_so(tmp_path):
     with pytest.raises(ConfigError) as err:
         parse_config(make_config(profile="custom", policy_file=str(tmp_path)))
     assert len(err.value.problems) == 1 and "is a directory, not a JSON file" in str(err.value)
+
+
+def test_aws_profile_is_refused_on_localstack():
+    raw = make_config(aws_profile="prod")
+    raw["localstack"] = {"enabled": True}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [p.where for p in err.value.problems] == [at("aws_profile")]
+    assert "assume_role" in err.value.problems[0].fix

@@ -153,10 +153,33 @@ def test_state_in_s3_with_lockfile(synth_stack):
                        "encrypt": True, "use_lockfile": True}
 
 
-def test_provider_is_pinned_and_real_aws_has_no_localstack_settings(synth_stack):
+def test_provider_accepts_5x_and_6x_and_real_aws_has_no_localstack_settings(synth_stack, tmp_path):
     stack = synth_stack()
-    assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": "5.100.0"}
-    assert stack["provider"]["aws"] == [{"region": "us-east-1"}]
+    assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}
+    # account_id is known: the provider refuses credentials for any other account, before any change.
+    assert stack["provider"]["aws"] == [{"region": "us-east-1", "allowed_account_ids": ["123456789012"]}]
+    raw = make_config()
+    del raw["deployments"][0]["account_id"]  # unknown account: no guard (it is read at plan time)
+    assert synth_raw(raw, tmp_path / "other")["nextai"]["provider"]["aws"] == [{"region": "us-east-1"}]
+
+
+def test_assume_role_goes_to_the_provider_and_never_to_the_backend(synth_stack):
+    stack = synth_stack(account_id="111111111111", assume_role={
+        "role_arn": "arn:aws:iam::111111111111:role/deployer", "external_id": "ext-42", "session_name": "ci-run"})
+    assert stack["provider"]["aws"] == [{
+        "region": "us-east-1", "allowed_account_ids": ["111111111111"],
+        "assume_role": [{"role_arn": "arn:aws:iam::111111111111:role/deployer", "session_name": "ci-run", "external_id": "ext-42"}]}]
+    assert "assume_role" not in json.dumps(stack["terraform"]["backend"])
+
+
+def test_assume_role_alone_makes_the_account_known(tmp_path):
+    raw = make_config(assume_role={"role_arn": "arn:aws:iam::222222222222:role/deployer"}, aws_profile="central")
+    del raw["deployments"][0]["account_id"]
+    stack = synth_raw(raw, tmp_path / "out")["nextai"]
+    provider = stack["provider"]["aws"][0]
+    assert provider["allowed_account_ids"] == ["222222222222"] and provider["profile"] == "central"
+    assert provider["assume_role"] == [{"role_arn": "arn:aws:iam::222222222222:role/deployer", "session_name": "iam-foundry-nextai"}]
+    assert "aws_caller_identity" not in json.dumps(stack.get("data", {}))  # account filled in at synth
 
 
 def test_local_backend_option(tmp_path):

@@ -14,6 +14,7 @@ import json
 import pytest
 from cdktf import App, TerraformStack
 
+from modules.versions import AWS_PROVIDER_VERSION, TESTED_AWS_PROVIDER_VERSIONS
 from tests.conftest import make_config, synth_raw
 
 TYPED = {
@@ -41,14 +42,21 @@ def strip_metadata(block: dict) -> dict:
      "allow_plaintext_secret_in_state": True,
      "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary", "path": "/ml/"},
     {"addenda": [], "create_access_key": True, "pgp_key": "keybase:someone", "force_destroy": True},
-], ids=["all-addenda", "pgp-key"])
+    {"addenda": [], "aws_profile": "central", "assume_role": {
+        "role_arn": "arn:aws:iam::123456789012:role/deployer", "external_id": "ext-42", "session_name": "ci"}},
+], ids=["all-addenda", "pgp-key", "assume-role"])
 def test_generic_resources_match_the_typed_binding(tmp_path, fields):
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
     fast = synth_raw(make_config(**fields), tmp_path / "fast")["nextai"]
     app = App(outdir=str(tmp_path / "typed"))
     stack = TerraformStack(app, "nextai")
-    AwsProvider(stack, "aws", region="us-east-1")
+    provider = dict(fast["provider"]["aws"][0])
+    if "assume_role" in provider:
+        from cdktf_cdktf_provider_aws.provider import AwsProviderAssumeRole
+
+        provider["assume_role"] = [AwsProviderAssumeRole(**role) for role in provider["assume_role"]]
+    AwsProvider(stack, "aws", **provider)  # a wrong provider argument name fails here
     for resource_type, blocks in fast["resource"].items():
         cls = typed_class(resource_type)
         for logical_id, block in blocks.items():
@@ -60,9 +68,12 @@ def test_generic_resources_match_the_typed_binding(tmp_path, fields):
     app.synth()
     typed_json = json.loads((tmp_path / "typed/stacks/nextai/cdk.tf.json").read_text())
 
-    # The typed binding writes source "aws" (shorthand for hashicorp/aws); the version must match.
+    # The typed binding writes source "aws" (shorthand for hashicorp/aws) and pins the version it was
+    # generated for; the stacks accept a range (5.x and 6.x), which the tested version must fall in.
     typed_provider = typed_json["terraform"]["required_providers"]["aws"]
-    assert typed_provider["version"] == fast["terraform"]["required_providers"]["aws"]["version"]
+    assert typed_provider["version"] in TESTED_AWS_PROVIDER_VERSIONS
+    assert fast["terraform"]["required_providers"]["aws"]["version"] == AWS_PROVIDER_VERSION == ">= 5.0, < 7.0"
+    assert all(5 <= int(v.split(".")[0]) < 7 for v in TESTED_AWS_PROVIDER_VERSIONS)
     assert f"hashicorp/{typed_provider['source']}" == fast["terraform"]["required_providers"]["aws"]["source"]
     assert typed_json["provider"] == fast["provider"]
     for resource_type, blocks in fast["resource"].items():

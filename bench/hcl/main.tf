@@ -7,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "5.100.0"
+      version = ">= 5.0, < 7.0"
     }
   }
   backend "local" {
