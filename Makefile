@@ -56,8 +56,12 @@ node_modules/.installed: package-lock.json
 up: setup
 	$(IAM_FOUNDRY) up
 
+# checkov is installed by setup: missing here means a broken .venv-checkov, never a silent skip.
+# Tests run on $(TEST_WORKERS) workers (the LocalStack tests use IAM names and state keys of their own).
+TEST_WORKERS ?= 3
 test: setup chromium-notice
-	$(PYTHON) -m pytest
+	@.venv-checkov/bin/checkov --version >/dev/null 2>&1 || { echo "make test: checkov does not run from .venv-checkov (broken install): rm -rf .venv-checkov && make setup" >&2; exit 1; }
+	IAM_FOUNDRY_REQUIRE_CHECKOV=1 $(PYTHON) -m pytest -n $(TEST_WORKERS)
 
 test-unit: setup chromium-notice
 	$(PYTHON) -m pytest -m "not integration"

@@ -10,6 +10,7 @@ import base64
 import binascii
 import difflib
 import importlib.util
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -168,6 +169,10 @@ class Deployment:
     allow_plaintext_secret_in_state: bool = False
     path: str = "/"
     permissions_boundary: str | None = None
+    # A built-in profile's user and node role get a boundary holding the profile's own maximum (see documents.py).
+    profile_boundary: bool = False
+    # Role-creating profiles: CreateRole only with iam:PermissionsBoundary = that boundary.
+    require_boundary_on_created_roles: bool = False
     force_destroy: bool = False
     max_managed_policies_per_principal: int = DEFAULT_MAX_ATTACHED
     # False when neither the deployment nor the config names a region (DEFAULT_REGION was filled in).
@@ -516,6 +521,8 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         allow_plaintext_secret_in_state=d.field(fields["allow_plaintext_secret_in_state"], context),
         path=d.field(fields["path"], context),
         permissions_boundary=d.field(fields["permissions_boundary"], context),
+        profile_boundary=d.field(fields["profile_boundary"], context, profile_name != CUSTOM_PROFILE, use_default=True),
+        require_boundary_on_created_roles=d.field(fields["require_boundary_on_created_roles"], context),
         force_destroy=d.field(fields["force_destroy"], context),
         region_explicit=region_explicit or "region" in table,
         max_managed_policies_per_principal=d.field(fields["max_managed_policies_per_principal"], context),
@@ -547,6 +554,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                                 "set create_user = true or drop create_access_key"))
     if profile:
         _check_addenda(profile, addenda, variant, at, problems)
+        _check_boundary_options(profile, deployment, addenda, at, problems)
         for name in addenda:
             for key in getattr(profile.addenda.get(name), "requires_parameters", ()):
                 if not parameters.get(key):
@@ -613,6 +621,28 @@ def _check_prefix_parameters(profile: Profile, parameters: dict[str, str], at: C
                 f"'{value}' is too broad as the name prefix in {resource} (LP008)",
                 f"use at least {MIN_NAME_PREFIX} characters, not only punctuation"
                 + (f", e.g. the default '{default}'" if default else "")))
+
+
+def _check_boundary_options(profile: Any, deployment: Deployment, addenda: list[Any], at: Callable[[str], str],
+                            problems: list[Problem]) -> None:
+    """Guardrails that need the right combination of options."""
+    for name in sorted({a for a in addenda if a in profile.addenda}):
+        if profile.addenda[name].platform_creates_node_role and deployment.create_node_role:
+            # The platform would write the node role's policy: with the stack's own role that is the
+            # role the launcher runs instances with, so it could give itself anything.
+            problems.append(Problem(at("addenda"), f"addendum '{name}' lets the platform create the node role and write its policies, "
+                                    "but this deployment creates the node role too (create_node_role defaults to true)",
+                                    f"set create_node_role = false (the platform creates '{deployment.role_name}'), or drop the addendum '{name}'"))
+    if deployment.require_boundary_on_created_roles:
+        if not (deployment.profile_boundary or deployment.permissions_boundary):
+            problems.append(Problem(at("require_boundary_on_created_roles"), "needs a boundary to require, but profile_boundary is false "
+                                    "and no permissions_boundary is given", "set profile_boundary = true or give permissions_boundary"))
+        valid = deployment.variant in profile.variants
+        statements = [s for spec in profile.policies(deployment.variant) for s in spec.template["Statement"]] if valid else []
+        statements += [s for name in addenda if name in profile.addenda for s in profile.addenda[name].statements]
+        if valid and not any('"iam:createrole"' in json.dumps(s).lower() for s in statements):
+            problems.append(Problem(at("require_boundary_on_created_roles"), f"profile '{profile.name}' (variant "
+                                    f"'{deployment.variant}') creates no roles", "remove require_boundary_on_created_roles"))
 
 
 def _check_addenda(profile: Any, addenda: list[Any], variant: str, at: Callable[[str], str], problems: list[Problem]) -> None:
@@ -816,7 +846,8 @@ DEPLOYMENT_FIELDS: dict[str, Field] = {f.name: f for f in (
           lambda v, ctx: _string_map(v)),
     Field("create_user", bool, True, "`true` (the profile's default)", "create the restricted IAM user"),
     Field("create_node_role", bool, True, "`true` (the profile's default)",
-          "create the node role and instance profile; a second deployment in the same account can reuse the shared role with `false`"),
+          "create the node role and instance profile; a second deployment in the same account can reuse the shared role with `false`; "
+          "`false` is required with an addendum by which the platform creates the node role itself (nextai `role-creation`)"),
     Field("create_access_key", bool, False, "`false` (`true` for `iguazio`, whose installer asks for the key)",
           "adds `aws_iam_access_key`; outputs `access_key_id` and the sensitive `access_key_secret`", module_type="bool"),
     Field("pgp_key", str, None, "none", "with an access key: state holds only the encrypted secret (`access_key_encrypted_secret`); "
@@ -825,8 +856,17 @@ DEPLOYMENT_FIELDS: dict[str, Field] = {f.name: f for f in (
           "real AWS only: an access key without `pgp_key` is refused unless this is `true` (the secret would sit in clear in state)"),
     Field("path", str, "/", "`/`", "IAM path of user, role, policy, instance profile",
           lambda v, ctx: _match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")(v), module_type="string"),
-    Field("permissions_boundary", str, None, "none", "managed policy ARN set on user and role, in the region's partition",
+    Field("permissions_boundary", str, None, "none", "managed policy ARN set on user and role, in the region's partition; "
+          "replaces the profile boundary, and the identity policy then denies lifting it (`KeepPermissionsBoundary`)",
           lambda v, ctx: _boundary_check(v, ctx["partition"], ctx["region"]), module_type="string"),
+    Field("profile_boundary", bool, True, "`true` for built-in profiles, `false` for `custom`",
+          "creates `<policy_name>-boundary` (output `boundary_policy_arn`) and sets it as the permissions boundary of user and node role: "
+          "see \"Guardrails\"", module_type="bool"),
+    Field("require_boundary_on_created_roles", bool, False, "`false`",
+          "profiles whose principals create roles (`ai-unlimited` with role permissions, `iguazio` `eks`, `nextai` with `role-creation`): "
+          "`iam:CreateRole`, `PutRolePolicy` and `AttachRolePolicy` only on roles carrying that boundary. **Off by default: the platform "
+          "must then pass the boundary** (`PermissionsBoundary` on every role it creates); one that does not fails to create its roles",
+          module_type="bool"),
     Field("force_destroy", bool, False, "`false`", "let `destroy` remove a user that has keys created outside Terraform"),
     Field("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED, f"`{DEFAULT_MAX_ATTACHED}`",
           "IAM's attachment quota; raise it if your account's is raised",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .access.actions import unknown_action_problems
 from .config import CUSTOM_PROFILE, Deployment, profile_of
 from .errors import PolicyError, Problem
 from .lint import Finding, accepted_findings, grammar_problems, lint_statements, unexplained
-from .plan import MANAGED_POLICY_MAX_CHARS, TAG_MANAGED_BY, DeploymentInputs, LogicalIds, Plan, ec2_service_principal, resolve  # noqa: F401 (re-exported)
+from .plan import (BOUNDARY_CHANGES, BOUNDARY_POLICY_CHANGES, BOUNDARY_SUFFIX, MANAGED_POLICY_MAX_CHARS, POLICY_NAME_MAX,  # noqa: F401
+                   ROLE_GRANTS, TAG_MANAGED_BY, DeploymentInputs, LogicalIds, Plan, allows_create_role, concrete_boundary_document,
+                   ec2_service_principal, guardrail_statements, resolve)
 from .policy_templates import Profile
 from .tfjson import expr
 
@@ -41,13 +43,32 @@ class DeploymentDocuments:
     role_managed_arns: list[str]
     tags: dict[str, str]
     plan: Plan
+    # The profile boundary the stack creates (None with profile_boundary off or a permissions_boundary given).
+    boundary: "BoundaryDocument | None" = None
 
     @property
     def creates_role(self) -> bool:
         return self.trust_policy is not None
 
+    @property
+    def boundary_arn(self) -> str | None:
+        """The boundary set on the user and node role: the user's own, or the profile boundary."""
+        return self.deployment.permissions_boundary or (self.boundary.arn if self.boundary else None)
+
     def parts_attached_to(self, target: str) -> int:
         return sum(len(p.parts) for p in self.policies if target in p.attach_to)
+
+
+@dataclass(frozen=True)
+class BoundaryDocument:
+    """The profile boundary (see plan.PlannedBoundary), as the checks and the access analysis read it."""
+
+    name: str
+    arn: str  # plan value: the account may be a token filled at plan time
+    document: dict[str, Any]
+
+
+_allows_create_role = allows_create_role  # the name main's callers know
 
 
 def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, str]:
@@ -57,7 +78,9 @@ def placeholder_values(deployment: Deployment, profile: Profile) -> dict[str, st
 def build_documents(deployment: Deployment, ids: LogicalIds | None = None) -> DeploymentDocuments:
     """The deployment's plan (with these Terraform names; an iam-foundry stack's by default), checked."""
     profile = profile_of(deployment)
-    plan = resolve(DeploymentInputs(deployment, profile, ids=ids or LogicalIds()))
+    # A late lookup of guardrail_statements: a test may replace it here.
+    plan = resolve(DeploymentInputs(deployment, profile, ids=ids or LogicalIds(),
+                                    guard=lambda *args: guardrail_statements(*args)))
     policies = [PolicyDocuments(id=p.id, name=p.name, parts=list(p.parts or ()), attach_to=p.attach_to, attach_to_roles=p.attach_to_roles)
                 for p in plan.policies]
     documents = DeploymentDocuments(
@@ -70,9 +93,21 @@ def build_documents(deployment: Deployment, ids: LogicalIds | None = None) -> De
         tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
         plan=plan,
     )
+    if plan.boundary is not None:
+        documents = replace(documents, boundary=BoundaryDocument(plan.boundary.name, plan.boundary.arn, plan.boundary.document()))
     _check_attachment_quota(documents)
     check_documents(documents)
     return documents
+
+
+def profile_boundary(documents: DeploymentDocuments, values: dict[str, str]) -> BoundaryDocument:
+    """The profile boundary of these documents (the plan's, recomputed from the policies as they are now)."""
+    deployment = documents.deployment
+    name = f"{deployment.policy_name}{BOUNDARY_SUFFIX}"
+    arn = f"arn:{deployment.partition}:iam::{values['account_id']}:policy{deployment.path}{name}"
+    document = concrete_boundary_document(deployment.name, name, arn, [(p.id, p.parts) for p in documents.policies if p.attach_to],
+                                          documents.user_managed_arns + documents.role_managed_arns)
+    return BoundaryDocument(name=name, arn=arn, document=document)
 
 
 def lint_findings(documents: DeploymentDocuments) -> list[Finding]:
@@ -86,6 +121,8 @@ def check_documents(documents: DeploymentDocuments) -> None:
                 for problem in grammar_problems(part, f"{where} policy '{p.name}'" + (f" part {index + 1}" if index else ""))]
     if documents.trust_policy is not None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
+    if documents.boundary is not None:
+        problems += grammar_problems(documents.boundary.document, f"{where} boundary '{documents.boundary.name}'")
     if problems:
         raise PolicyError(problems)
     problems = _unknown_actions(documents, where)

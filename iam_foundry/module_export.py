@@ -9,8 +9,9 @@ addendum's statements are concatenated only when its `enable_<addendum>` variabl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modules.versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
 
@@ -18,10 +19,10 @@ from . import __version__
 from .config import DEPLOYMENT_FIELDS
 from .errors import FoundryError, PolicyError, Problem
 from .lint import MIN_NAME_PREFIX, grammar_problems
-from .plan import (ACCESS_KEY, NAME_KEYS, PARAMETER, PGP_KEY, ModuleInputs, Plan, PlannedPolicy, default_name_template,
-                   name_default_expression, policy_name_variable, resolve)
+from .plan import (ACCESS_KEY, NAME_KEYS, PARAMETER, PERMISSIONS_BOUNDARY, PGP_KEY, PROFILE_BOUNDARY, REQUIRE_BOUNDARY, ModuleInputs, Plan,
+                   PlannedPolicy, Statement, creates_roles, default_name_template, name_default_expression, policy_name_variable, resolve)
 from .policy_templates import Profile, load_profile, prefix_parameters
-from .tfjson import expr, hcl_literal, measured, readable_expression, to_terraform
+from .tfjson import TOKEN, expr, expression_of, hcl_literal, measured, readable_expression, to_terraform
 
 NAME_DOCS = {"user_name": "IAM user name", "policy_name": "Custom policy name", "role_name": "Node role name",
              "instance_profile_name": "Instance profile name"}
@@ -36,11 +37,20 @@ def _var(name: str) -> str:
 
 def _toggle(name: str) -> str:
     """The variable that switches a plan toggle: enable_<addendum>, or create_access_key / pgp_key as they are."""
-    return name if name in (ACCESS_KEY, PGP_KEY) else f"enable_{_var(name)}"
+    return name if name in (ACCESS_KEY, PGP_KEY, PROFILE_BOUNDARY, PERMISSIONS_BOUNDARY, REQUIRE_BOUNDARY) else f"enable_{_var(name)}"
 
 
 def _condition(toggle: str) -> str:
-    return "var.pgp_key != null" if toggle == PGP_KEY else f"var.{_toggle(toggle)}"
+    if toggle in (PGP_KEY, PERMISSIONS_BOUNDARY):
+        return f"var.{toggle} != null"
+    return f"var.{_toggle(toggle)}"
+
+
+def _statement_condition(statement: Statement) -> str | None:
+    terms = ([_condition(statement.when)] if statement.when else []) + ([f"!{_condition(statement.unless)}"] if statement.unless else [])
+    if statement.any_of:
+        terms.append("(" + " || ".join(_condition(t) for t in statement.any_of) + ")")
+    return " && ".join(terms) or None
 
 
 def export_module(profile_name: str, variant: str | None, outdir: Path) -> Path:
@@ -84,6 +94,13 @@ def _variables(plan: Plan) -> dict[str, Any]:
             default = default_name_template(profile, key).replace("{{deployment}}", "<name>").replace("{{role_name}}", "the role name")
             variables[key] = _field_variable(key, description=f"{NAME_DOCS[key]} (default {default}); {DEPLOYMENT_FIELDS[key].doc}")
     variables |= {name: _field_variable(name) for name in ("path", "permissions_boundary", "tags")}
+    variables[PROFILE_BOUNDARY] = _field_variable(PROFILE_BOUNDARY, description=(
+        "Create <policy_name>-boundary (every statement this module grants, and denies on lifting it) "
+        "and set it as permissions boundary of the user and node role; permissions_boundary replaces it"))
+    if creates_roles(profile, plan.variant):
+        variables[REQUIRE_BOUNDARY] = _field_variable(REQUIRE_BOUNDARY, description=(
+            "Create roles, or write or attach their policies, only with the boundary "
+            "(iam:PermissionsBoundary); the platform must pass it"))
     for name, spec in profile.parameters.items():
         variables[name] = {"type": "string", "description": spec.description, **({} if spec.required else {"default": spec.default})}
         if spec.pattern:
@@ -119,28 +136,34 @@ def _field_variable(name: str, default: Any = None, description: str | None = No
 def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
     locals_ = {key: name_default_expression(plan.profile, key) for key in NAME_KEYS if key in plan.names or key == "policy_name"}
     locals_["tags"] = expr(f"merge({{ManagedBy = \"iam-foundry\", IamFoundryModule = {hcl_literal(plan.profile.name)}}}, var.tags)")
+    if plan.boundary is not None:
+        # A reference to the policy (not its ARN rebuilt), so Terraform creates it before the user and role.
+        locals_["boundary_arn"] = expr(f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{plan.boundary.logical_id}[*].arn)")
     return locals_ | inputs.locals
 
 
 def _policy_expression(policy: PlannedPolicy) -> str:
+    return _statements_expression(policy.statements, policy.version)
+
+
+def _statements_expression(statements: tuple[Statement, ...], version: str) -> str:
     """jsonencode of the policy, its statements in plan order; each run of statements under the same
     toggle is concatenated only when that toggle says so. Both branches of a conditional must have
     one type, and tuples of different lengths do not: each optional run goes through a JSON string."""
-    runs: list[tuple[tuple[str | None, str | None], list[dict[str, Any]]]] = []
-    for statement in policy.statements:
-        key = (statement.when, statement.unless)
+    runs: list[tuple[str | None, list[dict[str, Any]]]] = []
+    for statement in statements:
+        key = _statement_condition(statement)
         if runs and runs[-1][0] == key:
             runs[-1][1].append(statement.body)
         else:
             runs.append((key, [statement.body]))
     parts = []
-    for (when, unless), bodies in runs:
-        if when is None and unless is None:
+    for condition, bodies in runs:
+        if condition is None:
             parts.append(hcl_literal(bodies))
             continue
-        condition = " && ".join(([_condition(when)] if when else []) + ([f"!{_condition(unless)}"] if unless else []))
         parts.append(f"jsondecode({condition} ? jsonencode({hcl_literal(bodies)}) : \"[]\")")
-    return expr(f"jsonencode({{Version = {hcl_literal(policy.version)}, Statement = concat({', '.join(parts or ['[]'])})}})")
+    return expr(f"jsonencode({{Version = {hcl_literal(version)}, Statement = concat({', '.join(parts or ['[]'])})}})")
 
 
 def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
@@ -162,15 +185,32 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
         for index, role in enumerate(policy.attach_to_roles):
             add("aws_iam_role_policy_attachment", f"{policy.logical_id}_existing_role_{index}", {
                 "count": count, "role": role, "policy_arn": expr(f"{ref}[0].arn" if count else f"{ref}.arn")})
+    guard_ref = None
+    if plan.boundary is not None:
+        boundary = plan.boundary
+        # Checked with every addendum on, like the policies; data sources at their longest real values.
+        _check_worst_case([s.body for s in boundary.statements], "2012-10-17", f"{where} profile boundary", stand_in=_realistic)
+        add("aws_iam_policy", boundary.logical_id, {
+            "count": expr(f"{_condition(boundary.when)} && {_condition(boundary.unless).replace('!=', '==')} ? 1 : 0"),
+            "name": boundary.name, "path": expr("var.path"), "policy": _statements_expression(boundary.statements, "2012-10-17"),
+            "description": boundary.description, "tags": expr("local.tags")})
+    if plan.guardrails:
+        # The guardrail denies go in a policy of their own: the profile's policies are close to the size quota.
+        # Its count depends on variables only (a boundary ARN is known only after apply).
+        wanted = " || ".join(f"({_statement_condition(s)})" for s in plan.guardrails)
+        guard_ref = add("aws_iam_policy", "guardrails", {
+            "count": expr(f"{wanted} ? 1 : 0"), "name": expr('join("", [local.policy_name, "-guardrails"])'), "path": expr("var.path"),
+            "policy": _statements_expression(plan.guardrails, "2012-10-17"),
+            "description": f"{plan.profile.title} guardrails: keep the permissions boundary (iam-foundry module)", "tags": expr("local.tags")})
     if plan.creates_user:
         add("aws_iam_user", "user", {"name": expr("local.user_name"), "path": expr("var.path"),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")})
+                                     "permissions_boundary": plan.permissions_boundary, "tags": expr("local.tags")})
         add("aws_iam_access_key", "user_access_key", {"count": expr(f"{_condition(ACCESS_KEY)} ? 1 : 0"),
                                                       "user": expr("aws_iam_user.user.name"), "pgp_key": expr("var.pgp_key")})
     if plan.creates_role:
         role_body: dict[str, Any] = {"name": expr("local.role_name"), "path": expr("var.path"),
                                      "assume_role_policy": json.dumps(plan.trust_policy, separators=(",", ":")),
-                                     "permissions_boundary": expr("var.permissions_boundary"), "tags": expr("local.tags")}
+                                     "permissions_boundary": plan.permissions_boundary, "tags": expr("local.tags")}
         if plan.preconditions:
             role_body["lifecycle"] = {"precondition": [{
                 "condition": expr(f"{readable_expression(p.expected)} == null || {readable_expression(p.actual)} == {readable_expression(p.expected)}"),
@@ -185,6 +225,13 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
         add("aws_iam_user_policy_attachment", f"user_policy_{index}", {"user": expr("aws_iam_user.user.name"), "policy_arn": arn})
     for index, arn in enumerate(fixed["node_role"]):
         add("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": expr("aws_iam_role.node_role.name"), "policy_arn": arn})
+    if guard_ref:
+        if plan.creates_user:
+            add("aws_iam_user_policy_attachment", "user_guardrails", {"count": expr(f"length({guard_ref})"), "user": expr("aws_iam_user.user.name"),
+                                                                      "policy_arn": expr(f"{guard_ref}[0].arn")})
+        if plan.creates_role:
+            add("aws_iam_role_policy_attachment", "node_role_guardrails", {"count": expr(f"length({guard_ref})"),
+                                                                           "role": expr("aws_iam_role.node_role.name"), "policy_arn": expr(f"{guard_ref}[0].arn")})
     for attachment in (a for a in plan.attachments if a.when is not None):
         body = {"count": expr(f"{_condition(attachment.when)} ? 1 : 0"), "policy_arn": attachment.arn}
         if attachment.principal == "user":
@@ -198,7 +245,9 @@ def _outputs(plan: Plan) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
     for output in plan.outputs:
         note = ""
-        if output.when and not output.when.startswith(PARAMETER):  # a passed-through parameter is null when not given
+        if output.when == PROFILE_BOUNDARY:
+            note = " (null with permissions_boundary or profile_boundary = false)"
+        elif output.when and not output.when.startswith(PARAMETER):  # a passed-through parameter is null when not given
             note = f" (null unless {_toggle(output.when)}{' is set' if output.when == PGP_KEY else ''}"
             note += f", or when {_toggle(output.unless)} is set)" if output.unless else ")"
         outputs[output.name] = {"value": output.value, "description": output.description + note,
@@ -207,10 +256,21 @@ def _outputs(plan: Plan) -> dict[str, Any]:
     return outputs
 
 
-def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str) -> None:
+# The longest value each data source gives (aws-us-gov, ap-southeast-N): the profile boundary holds every
+# statement of the module, so counting these as 64 characters too would refuse boundaries IAM accepts.
+DATA_LENGTHS = {"data.aws_caller_identity.current.account_id": 12, "data.aws_partition.current.partition": 10,
+                "data.aws_region.current.name": 14, "data.aws_partition.current.dns_suffix": 16}
+
+
+def _realistic(match: re.Match[str]) -> str:
+    return "x" * DATA_LENGTHS.get(expression_of(match.group(0)) or "", 64)
+
+
+def _check_worst_case(statements: list[dict[str, Any]], version: str, where: str,
+                      stand_in: str | Callable[[re.Match[str]], str] = "x" * 64) -> None:
     """With every addendum on and 64-character names, the document must still fit one managed policy
     (a module cannot split at plan time)."""
-    longest = measured(json.dumps(statements), "x" * 64)
+    longest = TOKEN.sub(stand_in, json.dumps(statements)) if callable(stand_in) else measured(json.dumps(statements), stand_in)
     problems = grammar_problems({"Version": version, "Statement": json.loads(longest)}, where)
     if problems:
         raise PolicyError(problems)

@@ -17,6 +17,7 @@ the parity test compares a stack's plan with a module's plan selected with the s
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -31,6 +32,18 @@ NAME_KEYS = ("user_name", "policy_name", "role_name", "instance_profile_name")
 # Toggles besides the addenda (a module switches them with variables; a deployment decides them in config).
 ACCESS_KEY, PGP_KEY = "create_access_key", "pgp_key"
 PARAMETER = "parameters."  # toggle prefix: an optional parameter that is given
+# Guardrail toggles (a module's variables; a deployment's config fields).
+PROFILE_BOUNDARY, PERMISSIONS_BOUNDARY, REQUIRE_BOUNDARY = "profile_boundary", "permissions_boundary", "require_boundary_on_created_roles"
+BOUNDARY_SUFFIX = "-boundary"
+POLICY_NAME_MAX = 128
+# Whoever is bounded must not lift or change its boundary: else "attach AdministratorAccess to my own
+# role" and then "remove my boundary" would still reach everything.
+BOUNDARY_CHANGES = ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
+                    "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary"]
+# The calls that give a role permissions; each carries iam:PermissionsBoundary (the role's boundary).
+ROLE_GRANTS = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:PutRolePolicy"]
+BOUNDARY_POLICY_CHANGES = ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]
+BOUNDARY_DESCRIPTION = "ARN of the permissions boundary set on the user and node role"
 
 
 def default_name_template(profile: Profile, key: str) -> str:
@@ -79,9 +92,12 @@ class Statement:
     source: Path
     when: str | None = None    # the toggle that adds it (an addendum)
     unless: str | None = None  # the toggle that removes it (an addendum replacing its Sid)
+    any_of: tuple[str, ...] = ()  # and, when given, at least one of these toggles
+    guard: bool = False        # a guardrail deny (a module keeps these in a policy of their own)
 
     def active(self, on: frozenset[str]) -> bool:
-        return (self.when is None or self.when in on) and (self.unless is None or self.unless not in on)
+        return ((self.when is None or self.when in on) and (self.unless is None or self.unless not in on)
+                and (not self.any_of or any(t in on for t in self.any_of)))
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,25 @@ class PlannedPolicy:
 
     def selected(self, on: frozenset[str]) -> list[dict[str, Any]]:
         return [s.body for s in self.statements if s.active(on)]
+
+
+@dataclass(frozen=True)
+class PlannedBoundary:
+    """The profile boundary: one managed policy holding every statement the plan's user and node role
+    are given (custom parts and the AWS managed policies they attach), plus denies that keep any
+    principal under it from lifting a boundary or rewriting this policy. A module's exists with
+    profile_boundary and without permissions_boundary (`when`/`unless`)."""
+
+    name: str
+    arn: str  # the ARN it will have (the account may be a token filled at plan time)
+    statements: tuple[Statement, ...]
+    description: str = ""
+    logical_id: str = "boundary"
+    when: str | None = None
+    unless: str | None = None
+
+    def document(self, on: frozenset[str] = frozenset()) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [s.body for s in self.statements if s.active(on)]}
 
 
 @dataclass(frozen=True)
@@ -171,6 +206,11 @@ class Plan:
     preconditions: tuple[Precondition, ...]
     outputs: tuple[Output, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    boundary: PlannedBoundary | None = None
+    # What user and node role get as permissions boundary: the given one, else the profile boundary.
+    permissions_boundary: str | None = None
+    # A module's guardrail denies, in a policy of their own (a deployment's are in its policies).
+    guardrails: tuple[Statement, ...] = ()
 
     @property
     def creates_role(self) -> bool:
@@ -178,8 +218,19 @@ class Plan:
 
     def select(self, on: frozenset[str]) -> dict[str, Any]:
         """What is in effect with these toggles: statements per policy name, names, output names."""
-        policies = {p.name: p.selected(on) for p in self.policies if p.when is None or p.when in on}
-        return {"policies": policies, "names": dict(self.names),
+        policies = {p.name: [s.body for s in p.statements if s.active(on) and not s.guard]
+                    for p in self.policies if p.when is None or p.when in on}
+        guards = [s.body for p in self.policies if (p.when is None or p.when in on) and p.attach_to
+                  for s in p.statements if s.guard and s.active(on)] + [s.body for s in self.guardrails if s.active(on)]
+        boundary = self.boundary
+        if boundary is not None and ((boundary.when and boundary.when not in on) or (boundary.unless and boundary.unless in on)):
+            boundary = None
+        unique: list[dict[str, Any]] = []
+        for body in guards:
+            if body not in unique:
+                unique.append(body)
+        return {"policies": policies, "names": dict(self.names), "guardrails": sorted(unique, key=lambda b: json.dumps(b, sort_keys=True)),
+                "boundary": None if boundary is None else {"name": boundary.name, "arn": boundary.arn, "document": boundary.document(on)},
                 "attachments": sorted((a.principal, a.arn) for a in self.attachments if a.when is None or a.when in on),
                 "outputs": {o.name: o.description for o in self.outputs if o.active(on)},
                 "trust_policy": self.trust_policy}
@@ -201,6 +252,8 @@ class Inputs(Protocol):
     @property
     def ids(self) -> LogicalIds: ...
     def switches(self) -> frozenset[str]: ...
+    def boundary_arn(self, values: Mapping[str, str]) -> str | None: ...
+    def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]: ...
 
 
 def resolve(inputs: Inputs) -> Plan:
@@ -219,9 +272,13 @@ def resolve(inputs: Inputs) -> Plan:
     def toggle(name: str) -> str | None:
         return name if symbolic else None
 
+    # The boundary's ARN, known before the policies: a policy's guardrail names it.
+    boundary_arn = None if symbolic else inputs.boundary_arn(values)
     policies: list[PlannedPolicy] = []
     for spec in profile.policies(variant):
         statements = _merged(profile, spec, addenda, lambda body, source: render(body, values, source), toggle)
+        if not symbolic:
+            statements += tuple(Statement(body, meta, guard=True) for body in inputs.guardrails([s.body for s in statements], boundary_arn))
         name = inputs.policy_name(spec.id, render(spec.name, values, spec.source), spec.name)
         attach_to = tuple(t for t in spec.attach_to if (t == "user" and creates_user) or (t == "node_role" and creates_role))
         policies.append(_policy(profile, spec.id, name, values, spec.template.get("Version", "2012-10-17"),
@@ -245,7 +302,156 @@ def resolve(inputs: Inputs) -> Plan:
                 toggles=tuple(addenda) + ((ACCESS_KEY, PGP_KEY) if symbolic else ()), on=on,
                 policies=tuple(policies), attachments=attachments, trust_policy=trust, creates_user=creates_user,
                 account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=())
+    plan = _with_guardrails(plan, inputs, values, addenda, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
+
+
+def allows_create_role(statement: dict[str, Any]) -> bool:
+    actions = statement.get("Action", [])
+    return statement.get("Effect") == "Allow" and any(a.lower() in ("iam:createrole", "iam:*", "*") for a in
+                                                       (actions if isinstance(actions, list) else [actions]))
+
+
+def boundary_arn_of(values: Mapping[str, str], path: str) -> str:
+    return f"arn:{values['partition']}:iam::{values['account_id']}:policy{path}{values['policy_name']}{BOUNDARY_SUFFIX}"
+
+
+def boundary_denies(arn: str) -> list[dict[str, Any]]:
+    return [{"Sid": "DenyPermissionsBoundaryChanges", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"},
+            {"Sid": "DenyBoundaryPolicyChanges", "Effect": "Deny", "Action": BOUNDARY_POLICY_CHANGES, "Resource": arn}]
+
+
+def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
+    """Denies added to a deployment policy's own statements.
+
+    With require_boundary_on_created_roles, a policy that lets its principal create roles gets a
+    deny on creating a role, or writing or attaching a role policy, unless the role has the boundary
+    (IAM sends iam:PermissionsBoundary with these calls; a Deny with StringNotEquals also matches a
+    request that names none): a role of the pattern that exists without the boundary cannot be given
+    '*' either. A boundary the user gives is not ours to edit, so the denies that keep
+    it in place go into the identity policy instead (the profile boundary holds them itself)."""
+    extra: list[dict[str, Any]] = []
+    if deployment.require_boundary_on_created_roles and boundary_arn and any(allows_create_role(s) for s in statements):
+        extra.append({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+                      "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}})
+    if deployment.permissions_boundary:
+        extra.append({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"})
+    return extra
+
+
+def aws_managed_statements(arn: str) -> list[dict[str, Any]]:
+    """The statements of an AWS managed policy (the shipped copies)."""
+    from .access.principals import managed_policy  # imported here: access imports documents, which imports this module
+
+    raw = managed_policy(arn).document["Statement"]
+    return [dict(s) for s in (raw if isinstance(raw, list) else [raw])]
+
+
+def concrete_boundary_document(deployment_name: str, name: str, arn: str, policies: list[tuple[str, list[dict[str, Any]]]],
+                               managed_arns: list[str]) -> dict[str, Any]:
+    """The union of what a deployment's user and node role are given, as one managed policy.
+
+    The statements themselves, not a summary of their actions: a boundary of "these actions on *"
+    would let a principal that can write its own policy use them on every resource. One policy for
+    both principals: the user and its node role share the profile, and a role created under
+    require_boundary_on_created_roles gets the same one. policies: (policy id, parts) attached."""
+    from .policy_templates import rendered_size
+
+    where = f"deployment '{deployment_name}' profile boundary '{name}'"
+    if len(name) > POLICY_NAME_MAX:
+        raise PolicyError(Problem(where, f"the name is {len(name)} characters, over IAM's {POLICY_NAME_MAX}",
+                                  "shorten policy_name, or set profile_boundary = false and give permissions_boundary"))
+    statements: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(statement: dict[str, Any], fallback: str) -> None:
+        body = {k: v for k, v in statement.items() if k != "Sid"}
+        if any(body == {k: v for k, v in s.items() if k != "Sid"} for s in statements):
+            return  # the same statement reached by two policies (e.g. user and node role)
+        base = sid = statement.get("Sid") or fallback
+        count = 2
+        while sid in seen:  # Sids stay unique across the policies merged here
+            sid, count = f"{base}{count}", count + 1
+        seen.add(sid)
+        statements.append({"Sid": sid, **body})
+
+    for policy_id, parts in policies:
+        for part in parts:
+            for index, statement in enumerate(part["Statement"]):
+                add(statement, f"{policy_id.title()}{index}")
+    for arn_ in list(dict.fromkeys(managed_arns)):
+        short = re.sub(r"[^A-Za-z0-9]", "", arn_.rsplit("/", 1)[-1])
+        for index, statement in enumerate(aws_managed_statements(arn_)):
+            add(statement, f"{short}{index}")
+    statements += boundary_denies(arn)
+    document = {"Version": "2012-10-17", "Statement": statements}
+    size = rendered_size(document)
+    if size > MANAGED_POLICY_MAX_CHARS:
+        raise PolicyError(Problem(where, f"{size} characters, over the {MANAGED_POLICY_MAX_CHARS}-character managed policy quota "
+                                  "(a boundary is one policy and cannot be split)",
+                                  "drop addenda, or set profile_boundary = false and give your own permissions_boundary"))
+    return document
+
+
+def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], addenda: list[str], boundary_arn: str | None) -> Plan:
+    """The profile boundary, what user and node role are bounded by, and (a module's) guardrail denies."""
+    profile, ids = plan.profile, inputs.ids
+    reference = f"aws_iam_policy.{ids.policy_prefix}boundary"
+    if not inputs.symbolic:
+        d = inputs.deployment
+        boundary = None
+        if boundary_arn and not d.permissions_boundary and (plan.creates_user or plan.creates_role):
+            name = f"{d.policy_name}{BOUNDARY_SUFFIX}"
+            attached = [(p.id, list(p.parts or ())) for p in plan.policies if p.attach_to]
+            managed = [a.arn for a in plan.attachments if a.principal == "user"] + [a.arn for a in plan.attachments if a.principal == "node_role"]
+            document = concrete_boundary_document(d.name, name, boundary_arn, attached, managed)
+            boundary = PlannedBoundary(name, boundary_arn, tuple(Statement(s, profile.root / "profile.json") for s in document["Statement"]),
+                                       f"{profile.title} permissions boundary: the most the deployment's principals may hold "
+                                       f"(iam-foundry deployment {d.name})", logical_id=f"{ids.policy_prefix}boundary")
+        bound = d.permissions_boundary or (expr(f"{reference}.arn") if boundary else None)
+        return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": bound})
+    # A module: every statement it can grant, each under its toggle; Sids unique across its policies.
+    seen: set[str] = set()
+    statements: list[Statement] = []
+
+    def add(statement: Statement, fallback: str) -> None:
+        base = sid = statement.body.get("Sid") or fallback
+        count = 2
+        while sid in seen:
+            sid, count = f"{base}{count}", count + 1
+        seen.add(sid)
+        statements.append(Statement({"Sid": sid, **{k: v for k, v in statement.body.items() if k != "Sid"}}, statement.source,
+                                    statement.when, statement.unless))
+
+    for policy in plan.policies:
+        if policy.attach_to:
+            for index, statement in enumerate(policy.statements):
+                add(statement, f"{policy.id.title()}{index}")
+    for name in addenda:  # the AWS managed policies addenda attach belong in the boundary too
+        addendum = profile.addenda[name]
+        for arn in sorted({a for arns in addendum.managed_policy_arns.values() for a in arns}):
+            short = re.sub(r"[^A-Za-z0-9]", "", arn.rsplit("/", 1)[-1])
+            for index, body in enumerate(aws_managed_statements("arn:aws:iam::aws:policy/" + arn.rsplit("/", 1)[-1])):
+                add(Statement(body, addendum.source, when=name), f"{short}{index}")
+    arn = boundary_arn_of(values, expr("var.path"))
+    statements += [Statement(body, profile.root / "profile.json") for body in boundary_denies(arn)]
+    boundary = PlannedBoundary(f"{values['policy_name']}{BOUNDARY_SUFFIX}", arn, tuple(statements),
+                               f"{profile.title} permissions boundary: the most this module's principals may hold (iam-foundry module)",
+                               when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)
+    meta = profile.root / "profile.json"
+    guards = [Statement({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}, meta,
+                        when=PERMISSIONS_BOUNDARY, guard=True)]
+    if creates_roles(profile, plan.variant):
+        # The boundary by reference (not its ARN rebuilt); the policy's count depends on variables only.
+        guards.append(Statement({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+                                 "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": expr("local.boundary_arn")}}}, meta,
+                                when=REQUIRE_BOUNDARY, any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True))
+    return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": expr("local.boundary_arn"), "guardrails": tuple(guards)})
+
+
+def creates_roles(profile: Profile, variant: str) -> bool:
+    """Whether a variant's own policies let a principal create roles (a module offers require_boundary_on_created_roles)."""
+    return any(allows_create_role(s) for spec in profile.policies(variant) for s in spec.template["Statement"])
 
 
 def merged_templates(profile: Profile, spec: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
@@ -335,6 +541,10 @@ def _with_outputs(plan: Plan, inputs: Inputs, values: Mapping[str, str], symboli
                               when=policy.when))
     outputs.append(Output("policy_arns", arn_list("arn"), "ARNs of the custom managed policies (one per part)"))
     outputs.append(Output("policy_names", arn_list("name"), "Names of the custom managed policies"))
+    if plan.boundary is not None:
+        reference = f"aws_iam_policy.{plan.boundary.logical_id}"
+        outputs.append(Output("boundary_policy_arn", expr(f"one({reference}[*].arn)") if symbolic else expr(f"{reference}.arn"),
+                              BOUNDARY_DESCRIPTION, when=plan.boundary.when, unless=plan.boundary.unless))
     if plan.creates_user:
         key = f"aws_iam_access_key.{ids.access_key}"
 
@@ -394,6 +604,8 @@ class DeploymentInputs:
     profile: Profile
     symbolic: bool = False
     ids: LogicalIds = LogicalIds()
+    # The denies added to each policy (documents.py passes its own, so a test can take them away).
+    guard: Callable[[Any, list[dict[str, Any]], str | None], list[dict[str, Any]]] | None = None
 
     @property
     def variant(self) -> str:
@@ -417,7 +629,18 @@ class DeploymentInputs:
 
     def switches(self) -> frozenset[str]:
         d = self.deployment
-        return frozenset(name for name, on in ((ACCESS_KEY, d.create_access_key), (PGP_KEY, bool(d.pgp_key))) if on)
+        return frozenset(name for name, on in ((ACCESS_KEY, d.create_access_key), (PGP_KEY, bool(d.pgp_key)),
+                                               (PROFILE_BOUNDARY, d.profile_boundary), (PERMISSIONS_BOUNDARY, bool(d.permissions_boundary)),
+                                               (REQUIRE_BOUNDARY, d.require_boundary_on_created_roles)) if on)
+
+    def boundary_arn(self, values: Mapping[str, str]) -> str | None:
+        """The given boundary, else the profile boundary's ARN when the deployment creates one."""
+        d = self.deployment
+        wants = d.profile_boundary and bool(d.create_user or (self.profile.node_role and d.create_node_role))
+        return d.permissions_boundary or (boundary_arn_of(values, d.path) if wants else None)
+
+    def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
+        return (self.guard or guardrail_statements)(self.deployment, statements, boundary_arn)
 
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         return fill(rule["then"] if self.deployment.parameters.get(rule["if_set"]) else rule["else"])
@@ -469,6 +692,12 @@ class ModuleInputs:
     def switches(self) -> frozenset[str]:
         return frozenset()  # every switch is a variable
 
+    def boundary_arn(self, values: Mapping[str, str]) -> str | None:
+        return None  # the module's local.boundary_arn
+
+    def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
+        return []  # a module's are a policy of their own (Plan.guardrails)
+
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         """A local chosen at plan time; the emitter writes `locals` from `self.locals`."""
         flag = rule["if_set"]
@@ -485,7 +714,9 @@ class ModuleInputs:
         return {a.policy.id for a in self.profile.addenda.values() if a.policy}
 
     def addenda(self) -> list[str]:
-        return [name for name, a in self.profile.addenda.items() if not a.only_variants or self.variant in a.only_variants]
+        # The module always creates the node role, which an addendum by which the platform creates it refuses.
+        return [name for name, a in self.profile.addenda.items()
+                if (not a.only_variants or self.variant in a.only_variants) and not a.platform_creates_node_role]
 
     def precondition(self, account_id: str) -> Precondition | None:
         parameter = self.profile.account_parameter

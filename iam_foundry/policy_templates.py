@@ -61,6 +61,8 @@ class Addendum:
     source: Path | None = None
     policy: AddendumPolicy | None = None
     requires_parameters: tuple[str, ...] = ()
+    # The platform creates (and writes the policy of) the node role itself: the stack must not create it.
+    platform_creates_node_role: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def _load_addendum(path: Path, problems: list[Problem]) -> Addendum | None:
         source=path,
         policy=own_policy,
         requires_parameters=tuple(data.get("requires_parameters", [])),
+        platform_creates_node_role=bool(data.get("platform_creates_node_role", False)),
     )
 
 

@@ -77,6 +77,11 @@ def readable(text: str) -> str:
     return TOKEN.sub(lambda m: "${" + _EXPRESSIONS[m.group(0)] + "}", text)
 
 
+def expression_of(token: str) -> str | None:
+    """The Terraform expression a token stands for (None for text that is no token)."""
+    return _EXPRESSIONS.get(token)
+
+
 def measured(text: str, stand_in: str) -> str:
     """Text with every token replaced by a stand-in (for measuring sizes IAM will see)."""
     return TOKEN.sub(stand_in, text)

@@ -30,6 +30,7 @@ class Emitted:
     user: RestrictedUser | None = None
     role: NodeRole | None = None
     policies: dict[str, CustomManagedPolicy] = field(default_factory=dict)
+    boundary: CustomManagedPolicy | None = None  # the profile boundary (no attachment: a permissions boundary)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,11 +58,14 @@ def emit_plan(scope: Construct, plan: Plan, deployment: Any, tags: Mapping[str, 
                                     {"role": role_name, "policy_arn": arn})
     for attachment in plan.attachments:
         arns[attachment.principal][attachment.key] = attachment.arn
+    if plan.boundary is not None:
+        emitted.boundary = CustomManagedPolicy(scope, plan.boundary.logical_id, plan.boundary.name, [plan.boundary.document()],
+                                               description=plan.boundary.description, path=deployment.path, tags=dict(tags))
     if plan.account_id.startswith("${") and not deployment.account_id:  # read at plan time
         blocks.shared_data("aws_caller_identity", "current")
     if plan.creates_user:
         emitted.user = RestrictedUser(scope, ids.user, UserSettings(
-            name=plan.names["user_name"], path=deployment.path, permissions_boundary=deployment.permissions_boundary,
+            name=plan.names["user_name"], path=deployment.path, permissions_boundary=plan.permissions_boundary,
             force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
             pgp_key=deployment.pgp_key, tags=dict(tags),
         ), arns["user"])
@@ -73,7 +77,7 @@ def emit_plan(scope: Construct, plan: Plan, deployment: Any, tags: Mapping[str, 
         emitted.role = NodeRole(scope, ids.role, NodeRoleSettings(
             name=plan.names["role_name"], instance_profile_name=plan.names["instance_profile_name"],
             trust_policy=plan.trust_policy or {}, path=deployment.path,
-            permissions_boundary=deployment.permissions_boundary, tags=dict(tags), preconditions=preconditions,
+            permissions_boundary=plan.permissions_boundary, tags=dict(tags), preconditions=preconditions,
         ), arns["node_role"], instance_profile_id=ids.instance_profile)
         if moved_from_indexes:
             _moved(blocks, "aws_iam_role_policy_attachment", "node_role_policy", emitted.role.attachments.values())

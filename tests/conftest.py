@@ -44,7 +44,13 @@ def resources(stack: dict[str, Any], resource_type: str) -> dict[str, dict[str, 
 
 
 def policy_documents(stack: dict[str, Any]) -> list[dict[str, Any]]:
-    return [json.loads(p["policy"]) for p in resources(stack, "aws_iam_policy").values()]
+    """The identity policies (not the profile boundary, which repeats their statements)."""
+    return [json.loads(p["policy"]) for key, p in resources(stack, "aws_iam_policy").items() if key != "boundary"]
+
+
+def boundary_document(stack: dict[str, Any]) -> dict[str, Any] | None:
+    policy = resources(stack, "aws_iam_policy").get("boundary")
+    return json.loads(policy["policy"]) if policy else None
 
 
 def statements_by_sid(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,6 +61,8 @@ def statements_by_sid(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def synth_stack(tmp_path):
     """synth_stack(**deployment_fields) -> the single stack's JSON."""
     def _synth(**fields: Any) -> dict[str, Any]:
+        if "role-creation" in fields.get("addenda", []):
+            fields.setdefault("create_node_role", False)  # the launcher creates the node role itself
         stacks = synth_raw(make_config(**fields), tmp_path / "out")
         assert list(stacks) == ["nextai"]
         return stacks["nextai"]

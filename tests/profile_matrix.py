@@ -40,6 +40,9 @@ def every_builtin_choice() -> Iterator[tuple[str, str, list[str], dict[str, str]
 def choice_config(profile: str, variant: str, addenda: list[str], parameters: dict[str, str],
                   **fields: Any) -> dict[str, Any]:
     """A raw config with one deployment of that choice (real-AWS shaped, explicit account and region)."""
+    spec = load_profile(profile)
+    if any(spec.addenda[a].platform_creates_node_role for a in addenda):
+        fields = {"create_node_role": False, **fields}  # the platform creates the node role itself
     return {"region": SAMPLE_REGION, "localstack": {"enabled": False}, "deployments": [
         {"name": "d", "profile": profile, "variant": variant, "addenda": addenda, "account_id": TEST_ACCOUNT,
          # Iguazio's installer needs the user's key (on by default): accept it in clear for these document tests.

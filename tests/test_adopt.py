@@ -48,5 +48,7 @@ def test_unknown_account_imports_the_policy_by_the_callers_account(tmp_path):
 def test_clash_candidates_are_creations_not_imported_and_not_in_state(synth_stack):
     stack = synth_stack(adopt=["node_role"])
     planned = {p.address: p.name for p in to_create(stack, in_state={"aws_iam_user.user"})}
-    assert planned == {"aws_iam_instance_profile.instance_profile": "nextai-role", "aws_iam_policy.policy": "nextai-policy"}
+    # The profile boundary is a policy the stack creates too, so its name can clash like the others.
+    assert planned == {"aws_iam_instance_profile.instance_profile": "nextai-role", "aws_iam_policy.policy": "nextai-policy",
+                       "aws_iam_policy.boundary": "nextai-policy-boundary"}
     assert to_create(stack, in_state=set(planned) | {"aws_iam_user.user"}) == []

@@ -36,6 +36,11 @@ PGP_KEY = base64.b64encode(bytes([0x99, 0x01, 0x0D, 0x04]) + b"\x00" * 16).decod
 
 @pytest.mark.parametrize(("fields", "where", "words"), [
     ({"profile": "nope"}, at("profile"), "unknown profile 'nope'"),
+    ({"addenda": ["role-creation"]}, at("addenda"), "set create_node_role = false (the platform creates 'nextai-role'), or drop the addendum 'role-creation'"),
+    ({"require_boundary_on_created_roles": True}, at("require_boundary_on_created_roles"), "profile 'nextai' (variant 'default') creates no roles"),
+    ({"require_boundary_on_created_roles": True, "addenda": ["role-creation"], "create_node_role": False, "profile_boundary": False},
+     at("require_boundary_on_created_roles"), "set profile_boundary = true or give permissions_boundary"),
+    ({"profile_boundary": "yes"}, at("profile_boundary"), "must be bool"),
     ({"addenda": ["clone-disks"]}, at("addenda[0]"), "did you mean 'clone-disk'"),
     ({"addenda": ["open-ports", "open-ports"]}, at("addenda"), "listed twice"),
     ({"account_id": "1234-5678-9012"}, at("account_id"), "12 digits"),
@@ -140,13 +145,15 @@ def test_second_deployment_may_share_the_role_when_it_does_not_create_it():
     raw = make_config()
     raw["deployments"].append({"name": "nextai-bob", "profile": "nextai", "account_id": "123456789012",
                                "user_name": "bob", "policy_name": "nextai-policy-bob", "create_node_role": False})
-    assert len(parse_config(raw).deployments) == 2
+    deployments = parse_config(raw).deployments
+    assert [(d.name, d.user_name, d.policy_name, d.role_name, d.create_node_role) for d in deployments] == [
+        ("nextai", "nextai", "nextai-policy", "nextai-role", True), ("nextai-bob", "bob", "nextai-policy-bob", "nextai-role", False)]
 
 
 def test_all_problems_are_reported_together():
     with pytest.raises(ConfigError) as err:
         parse_config(make_config(account_id="12", region="nowhere", addenda=["x"]))
-    assert len(err.value.problems) == 3
+    assert sorted(p.where for p in err.value.problems) == [at("account_id"), at("addenda[0]"), at("region")]
 
 
 def test_toml_syntax_error_names_the_file(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from iam_foundry import __version__
 from iam_foundry.module_export import export_all, export_module
+from iam_foundry.policy_templates import list_profiles, load_profile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "consumers"
 
@@ -32,21 +33,34 @@ def test_modules_have_no_provider_or_backend(modules):
 
 
 def test_modules_are_versioned_and_output_every_arn(modules):
+    # Which modules have a user comes from the profile data (create_user default), not the modules.
+    with_user = {name if variant == load_profile(name).default_variant else f"{name}-{variant}"
+                 for name in list_profiles() for variant in load_profile(name).variants
+                 if load_profile(name).defaults.get("create_user", True)}
+    assert with_user and with_user < set(modules)
     for name, module in modules.items():
         outputs = module["output"]
         assert outputs["iam_foundry_module_version"]["value"] == __version__
         assert {"role_arn", "instance_profile_arn", "instance_profile_name", "policy_arns"} <= set(outputs), name
-        if "aws_iam_user" in module["resource"]:
-            assert {"user_arn", "access_key_id", "access_key_secret"} <= set(outputs)
-            assert outputs["access_key_secret"]["sensitive"] is True
+        assert ("aws_iam_user" in module["resource"]) == (name in with_user), name
+        if name in with_user:
+            assert {"user_arn", "access_key_id", "access_key_secret"} <= set(outputs), name
+            assert outputs["access_key_secret"]["sensitive"] is True, name
+        else:
+            assert not {"user_arn", "access_key_id", "access_key_secret"} & set(outputs), name
 
 
 def test_addenda_are_variables_and_conditional(modules):
     nextai = modules["nextai"]
-    for toggle in ("enable_clone_disk", "enable_open_ports", "enable_s3_access", "enable_role_creation"):
-        assert nextai["variable"][toggle] == {"type": "bool", "default": False, "description": nextai["variable"][toggle]["description"]}
+    addenda = load_profile("nextai").addenda
+    for addendum, toggle in (("clone-disk", "enable_clone_disk"), ("open-ports", "enable_open_ports"),
+                             ("s3-access", "enable_s3_access")):
+        assert addenda[addendum].description
+        assert nextai["variable"][toggle] == {"type": "bool", "default": False, "description": addenda[addendum].description}
     policy = nextai["resource"]["aws_iam_policy"]["policy"]["policy"]
-    assert "var.enable_clone_disk ? " in policy and "!var.enable_role_creation ? " in policy
+    assert "var.enable_clone_disk ? " in policy
+    # role-creation needs a node role the stack does not create; a module always creates it.
+    assert "enable_role_creation" not in nextai["variable"] and "CreateNodeRole" not in json.dumps(nextai)
     attachments = nextai["resource"]["aws_iam_user_policy_attachment"]
     assert attachments["s3_access_user_0"]["count"] == "${var.enable_s3_access ? 1 : 0}"
 
@@ -93,3 +107,24 @@ def test_unknown_variant_is_an_error(tmp_path):
     from iam_foundry.errors import PolicyError
     with pytest.raises(PolicyError):
         export_module("nextai", "eks", tmp_path)
+
+
+def test_modules_carry_the_profile_boundary_and_its_toggles(modules):
+    for name, module in modules.items():
+        variables, resources = module["variable"], module["resource"]
+        assert variables["profile_boundary"]["default"] is True, name
+        boundary = resources["aws_iam_policy"]["boundary"]
+        assert boundary["count"] == "${var.profile_boundary && var.permissions_boundary == null ? 1 : 0}"
+        assert "DenyPermissionsBoundaryChanges" in boundary["policy"] and "DenyBoundaryPolicyChanges" in boundary["policy"]
+        assert resources["aws_iam_role"]["node_role"]["permissions_boundary"] == "${local.boundary_arn}"
+        assert "aws_iam_policy.boundary[*].arn" in module["locals"]["boundary_arn"]
+        guard = resources["aws_iam_policy"]["guardrails"]["policy"]
+        assert "KeepPermissionsBoundary" in guard
+        # Only profiles whose principals create roles get the opt-in.
+        creates = name in ("ai-unlimited", "iguazio-eks")
+        assert ("require_boundary_on_created_roles" in variables) == creates, name
+        assert ("RequireBoundaryOnCreatedRoles" in guard) == creates, name
+        assert variables.get("require_boundary_on_created_roles", {"default": False})["default"] is False
+    # Every statement of the policies is in the boundary, addenda under their toggles.
+    nextai = modules["nextai"]["resource"]["aws_iam_policy"]["boundary"]["policy"]
+    assert "RunInstancesInAccount" in nextai and "var.enable_open_ports ?" in nextai and "s3:*" in nextai

@@ -20,13 +20,20 @@ import pytest
 from iam_foundry.config import parse_config
 from iam_foundry.documents import build_documents
 from iam_foundry.module_export import export_module, module_dir_name
-from iam_foundry.plan import ACCESS_KEY, PARAMETER, ModuleInputs, Plan, resolve
+from iam_foundry.plan import (ACCESS_KEY, PARAMETER, PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY, REQUIRE_BOUNDARY, ModuleInputs, Plan,
+                              resolve)
 from iam_foundry.policy_templates import load_profile
 from iam_foundry.tfjson import to_terraform
 from tests.conftest import TEST_ACCOUNT
 from tests.profile_matrix import SAMPLE_REGION, choice_config, every_builtin_choice
 
 CHOICES = list(every_builtin_choice())
+# An addendum by which the platform creates the node role is no module toggle (a module always creates the role).
+MODULE_CHOICES = [c for c in CHOICES if not any(load_profile(c[0]).addenda[a].platform_creates_node_role for a in c[2])]
+# The guardrail settings each choice is compared under: the defaults, a given boundary, the opt-in.
+GIVEN_BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
+GUARDS = {"default": {}, "given-boundary": {"permissions_boundary": GIVEN_BOUNDARY},
+          "required": {"require_boundary_on_created_roles": True}}
 REFERENCE = re.compile(r"(?<!\$)\$\{([^{}]*)\}")
 CONDITIONAL = re.compile(r"var\.(\w+) != null && var\.\1 != \"\" \? ")
 DATA = {"data.aws_caller_identity.current.account_id": TEST_ACCOUNT, "data.aws_partition.current.partition": "aws",
@@ -49,6 +56,15 @@ class ModuleEvaluator:
     def reference(self, expression: str) -> Any:
         if expression in DATA:
             return DATA[expression]
+        given = re.fullmatch(r"var\.(\w+) != null \? var\.\1 : (.*)", expression, re.S)
+        if given:  # local.boundary_arn: the given boundary, else the profile boundary's
+            value = self.reference(f"var.{given.group(1)}")
+            return value if value is not None else self.reference(given.group(2))
+        created = re.fullmatch(r"one\(aws_iam_policy\.(\w+)\[\*\]\.arn\)", expression)
+        if created:  # the ARN IAM gives the policy (the module's partition, account, path and name)
+            policy = self.module["resource"]["aws_iam_policy"][created.group(1)]
+            return (f"arn:{DATA['data.aws_partition.current.partition']}:iam::{DATA['data.aws_caller_identity.current.account_id']}:policy"
+                    f"{self.text(policy['path'])}{self.text(policy['name'])}")
         if expression.startswith("var."):
             name = expression[4:]
             return self.variables.get(name, self.module["variable"][name].get("default"))
@@ -130,19 +146,34 @@ def view(plan: Plan, on: frozenset[str], evaluate: ModuleEvaluator | None) -> di
         # A module names the existing role by its variable, a stack by its value.
         "outputs": {name: description.split(" (attached to ")[0] for name, description in selected["outputs"].items()},
         "trust_policy": concrete(selected["trust_policy"], evaluate),
+        "guardrails": concrete(selected["guardrails"], evaluate),
+        "boundary": None if selected["boundary"] is None else concrete({k: selected["boundary"][k] for k in ("name", "arn")}, evaluate),
     }
 
 
-@pytest.mark.parametrize("profile, variant, addenda, parameters", CHOICES,
-                         ids=[f"{c[0]}/{c[1]}/{'+'.join(c[2]) or 'base'}" for c in CHOICES])
-def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, parameters):
-    deployment = parse_config(choice_config(profile, variant, addenda, parameters)).deployments[0]
+def _creates_roles(profile: str, variant: str) -> bool:
+    return any('"iam:createrole"' in json.dumps(s).lower() for p in load_profile(profile).policies(variant) for s in p.template["Statement"])
+
+
+# require_boundary_on_created_roles only where the variant's own policies create roles: elsewhere the
+# config refuses it and a module does not offer it.
+PARITY_CASES = [(*c, guard) for c in MODULE_CHOICES for guard in GUARDS if guard != "required" or _creates_roles(c[0], c[1])]
+
+
+@pytest.mark.parametrize("profile, variant, addenda, parameters, guard", PARITY_CASES,
+                         ids=[f"{c[0]}/{c[1]}/{'+'.join(c[2]) or 'base'}/{c[4]}" for c in PARITY_CASES])
+def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, parameters, guard):
+    fields = GUARDS[guard]
+    spec = load_profile(profile)
+    deployment = parse_config(choice_config(profile, variant, addenda, parameters, **fields)).deployments[0]
     stack_plan = build_documents(deployment).plan
     module = exported(profile, variant, str(tmp_path_factory.getbasetemp() / "parity-modules"))
-    module_plan = resolve(ModuleInputs(load_profile(profile), variant))
+    module_plan = resolve(ModuleInputs(spec, variant))
     on = frozenset(addenda) | ({ACCESS_KEY} if deployment.create_access_key else set()) | {f"{PARAMETER}{k}" for k in parameters}
+    on |= {name for name, value in ((PROFILE_BOUNDARY, deployment.profile_boundary), (PERMISSIONS_BOUNDARY, deployment.permissions_boundary),
+                                    (REQUIRE_BOUNDARY, deployment.require_boundary_on_created_roles)) if value}
     evaluate = ModuleEvaluator(module, {"name": deployment.name, **parameters, **{f"enable_{a.replace('-', '_')}": True for a in addenda},
-                                        ACCESS_KEY: deployment.create_access_key})
+                                        ACCESS_KEY: deployment.create_access_key, **fields})
 
     # Names: the module's emitted locals against the config's defaults.
     for key, name in stack_plan.names.items():

@@ -30,7 +30,10 @@ def test_example_app_synthesizes_two_platforms_in_its_own_stack(tmp_path):
     resources = stack["resource"]
     assert set(resources["aws_iam_user"]) == {"ml_user"}
     assert set(resources["aws_iam_role"]) == {"ml_node_role", "anyscale_node_role"}
-    assert set(resources["aws_iam_policy"]) == {"ml_policy", "anyscale_policy"}
+    # Each construct's profile boundary (on by default), set on its own user and node role.
+    assert set(resources["aws_iam_policy"]) == {"ml_policy", "anyscale_policy", "ml_boundary", "anyscale_boundary"}
+    assert resources["aws_iam_user"]["ml_user"]["permissions_boundary"] == "${aws_iam_policy.ml_boundary.arn}"
+    assert resources["aws_iam_role"]["anyscale_node_role"]["permissions_boundary"] == "${aws_iam_policy.anyscale_boundary.arn}"
     assert set(resources["aws_iam_instance_profile"]) == {"ml_instance_profile", "anyscale_instance_profile"}
     # Attachments keyed by policy id and by the addendum a managed policy comes from.
     assert set(resources["aws_iam_user_policy_attachment"]) == {"ml_user_policy_main", "ml_user_policy_s3_access_0"}

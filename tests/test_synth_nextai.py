@@ -11,7 +11,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from iam_foundry.config import DEFAULT_CONFIG, load_config
 from iam_foundry.synth import synth
-from tests.conftest import TEST_ACCOUNT, make_config, policy_documents, resources, statements_by_sid, synth_raw
+from tests.conftest import TEST_ACCOUNT, boundary_document, make_config, policy_documents, resources, statements_by_sid, synth_raw
 
 BASE_SIDS = ["RunInstancesFromAnyImage", "RunInstancesInAccount", "ManageInstances", "DescribeEC2",
              "ManageSecurityGroups", "CreateSpotServiceLinkedRole", "GetNodeRole", "PassNodeRole", "GetNodeInstanceProfile"]
@@ -144,7 +144,50 @@ def test_user_path_boundary_and_tags(synth_stack):
 def test_outputs_cover_every_arn_and_name(synth_stack):
     outputs = synth_stack(create_access_key=True, allow_plaintext_secret_in_state=True)["output"]
     assert set(outputs) == {"user_name", "user_arn", "access_key_id", "access_key_secret", "policy_arns", "policy_names",
-                            "role_name", "role_arn", "instance_profile_name", "instance_profile_arn", "account_id"}
+                            "role_name", "role_arn", "instance_profile_name", "instance_profile_arn", "account_id",
+                            "boundary_policy_arn"}
+
+
+# -- guardrails ------------------------------------------------------------------------------------
+
+def test_profile_boundary_is_set_on_user_and_role_and_holds_the_profile(synth_stack):
+    stack = synth_stack(addenda=["s3-access"])
+    ref = "${aws_iam_policy.boundary.arn}"
+    assert resources(stack, "aws_iam_user")["user"]["permissions_boundary"] == ref
+    assert resources(stack, "aws_iam_role")["node_role"]["permissions_boundary"] == ref
+    boundary = boundary_document(stack)
+    assert resources(stack, "aws_iam_policy")["boundary"]["name"] == "nextai-policy-boundary"
+    # Every identity statement is in it, and the AWS managed policy the addendum attaches.
+    body = [{k: v for k, v in st.items() if k != "Sid"} for st in boundary["Statement"]]
+    for statement in statements_by_sid(stack).values():
+        assert {k: v for k, v in statement.items() if k != "Sid"} in body
+    assert {"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"} in body
+    denies = {st["Sid"]: st for st in boundary["Statement"] if st["Effect"] == "Deny"}
+    assert set(denies["DenyPermissionsBoundaryChanges"]["Action"]) == {
+        "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+        "iam:PutUserPermissionsBoundary", "iam:DeleteUserPermissionsBoundary"}
+    assert denies["DenyBoundaryPolicyChanges"]["Resource"] == f"arn:aws:iam::{TEST_ACCOUNT}:policy/nextai-policy-boundary"
+
+
+def test_a_given_permissions_boundary_replaces_the_profile_boundary(synth_stack):
+    given = f"arn:aws:iam::{TEST_ACCOUNT}:policy/ml-boundary"
+    stack = synth_stack(permissions_boundary=given)
+    assert "boundary" not in resources(stack, "aws_iam_policy") and "boundary_policy_arn" not in stack["output"]
+    # Not ours to edit: the deny on lifting it goes into the identity policy.
+    keep = statements_by_sid(stack)["KeepPermissionsBoundary"]
+    assert keep["Effect"] == "Deny" and "iam:DeleteUserPermissionsBoundary" in keep["Action"]
+
+
+def test_profile_boundary_can_be_switched_off(synth_stack):
+    stack = synth_stack(profile_boundary=False)
+    assert "boundary" not in resources(stack, "aws_iam_policy")
+    assert "permissions_boundary" not in resources(stack, "aws_iam_user")["user"]
+
+
+def test_role_creation_never_reaches_the_stacks_node_role(synth_stack):
+    stack = synth_stack(addenda=["role-creation"])
+    assert not resources(stack, "aws_iam_role")  # the launcher creates it; the stack must not
+    assert "CreateNodeRole" in statements_by_sid(stack)
 
 
 def test_state_in_s3_with_lockfile(synth_stack):

@@ -47,7 +47,8 @@ def synth_one(tmp_path: Path, **fields) -> dict:
 
 
 def all_statements(stack: dict) -> list[dict]:
-    return [s for p in resources(stack, "aws_iam_policy").values() for s in json.loads(p["policy"])["Statement"]]
+    """Statements of the identity policies (the profile boundary repeats them)."""
+    return [s for key, p in resources(stack, "aws_iam_policy").items() if key != "boundary" for s in json.loads(p["policy"])["Statement"]]
 
 
 def actions_of(statement: dict) -> list[str]:
@@ -272,9 +273,8 @@ def test_name_clash_across_deployments_names_both_entries():
     assert "role 'IguazioDataScienceNode'" in text and "deployments[1]" in text and "deployments[0]" in text
 
 
-def test_addendum_that_does_not_fit_the_variant_is_refused(tmp_path):
-    profile_dir = PROJECT / "policy_json" / "ai-unlimited"
-    assert (profile_dir / "profile.json").exists()
+def test_unknown_variant_is_refused_naming_the_known_ones():
+    # An addendum limited to other variants (only_variants) is tested in tests/test_documents_checks.py.
     with pytest.raises(ConfigError) as err:
         parse_config(deployment_config(profile="ai-unlimited", variant="nope"))
     assert "deployments[0].variant" in str(err.value) and "with-iam-role-permissions" in str(err.value)

@@ -38,7 +38,7 @@ def strip_metadata(block: dict) -> dict:
 
 
 @pytest.mark.parametrize("fields", [
-    {"addenda": ["clone-disk", "open-ports", "role-creation", "s3-access"], "create_access_key": True,
+    {"addenda": ["clone-disk", "open-ports", "s3-access"], "create_access_key": True,
      "allow_plaintext_secret_in_state": True,
      "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary", "path": "/ml/"},
     {"addenda": [], "create_access_key": True, "pgp_key": "keybase:someone", "force_destroy": True},

@@ -20,7 +20,7 @@ from pathlib import Path as FilePath
 from typing import Any, Iterator, Sequence
 
 from ..config import Backend, FoundryConfig, parse_config
-from ..errors import PolicyError, Problem
+from ..errors import FoundryError, PolicyError, Problem
 from ..policy_templates import list_profiles, load_profile, read_json
 from .escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
 
@@ -167,18 +167,30 @@ def builtin_combinations() -> Iterator[tuple[str, str, tuple[str, ...]]]:
                         yield name, variant, chosen
 
 
-def builtin_config(profile: str, variant: str, addenda: Sequence[str]) -> FoundryConfig:
+def builtin_config(profile: str, variant: str, addenda: Sequence[str], require_boundary: bool = False) -> FoundryConfig:
     spec = load_profile(profile)
     needed = {k for k, p in spec.parameters.items() if p.required} | {k for a in addenda for k in spec.addenda[a].requires_parameters}
     parameters = {k: SAMPLE_PARAMETERS.get(k, "sample") for k in sorted(needed)}
     return parse_config({"region": BUILTIN_REGION, "localstack": {"enabled": False}, "deployments": [
         {"name": profile, "profile": profile, "variant": variant, "addenda": list(addenda), "account_id": BUILTIN_ACCOUNT,
          # A profile whose installer needs the user's key (Iguazio) creates one; its secret is not analysed.
-         "parameters": parameters, "allow_plaintext_secret_in_state": True}]})
+         "parameters": parameters, "allow_plaintext_secret_in_state": True,
+         # An addendum with which the platform creates the node role itself is refused with the stack's own role.
+         "create_node_role": not any(spec.addenda[a].platform_creates_node_role for a in addenda),
+         "require_boundary_on_created_roles": require_boundary}]})
 
 
-def check_builtin(profile: str, variant: str, addenda: Sequence[str]) -> list[PrincipalCheck]:
-    return check_config(builtin_config(profile, variant, addenda))
+def check_builtin(profile: str, variant: str, addenda: Sequence[str], require_boundary: bool = False) -> list[PrincipalCheck]:
+    return check_config(builtin_config(profile, variant, addenda, require_boundary))
+
+
+def creates_roles(profile: str, variant: str, addenda: Sequence[str]) -> bool:
+    """Does require_boundary_on_created_roles apply (the principals may create roles)?"""
+    try:
+        builtin_config(profile, variant, addenda, require_boundary=True)
+    except FoundryError:
+        return False
+    return True
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -212,10 +224,13 @@ def markdown_table() -> str:
         if len(addenda) > 1 and addenda != every or (profile, variant, addenda) in seen:
             continue
         seen.add((profile, variant, addenda))
-        checks = {c.report.identity.kind: c for c in check_builtin(profile, variant, addenda)}
-        cells = [verdict_text(checks[k]) if k in checks else "—" for k in ("user", "node_role")]
-        reads = ", ".join(k.replace("node_role", "node role") for k in ("user", "node_role") if k in checks and checks[k].state_bucket() != "no") or "no"
-        route = next((route_text(checks[k]) for k in ("user", "node_role") if k in checks and checks[k].report.admin_route), "—")
         label = "all: " + ", ".join(addenda) if len(addenda) > 1 else (addenda[0] if addenda else "none")
-        lines.append(f"| {profile} | {variant} | {label} | {cells[0]} | {cells[1]} | {reads} | {route} |")
+        # Where the principals create roles, also the opt-in that makes them create roles with the boundary.
+        for require in (False, True) if creates_roles(profile, variant, addenda) else (False,):
+            checks = {c.report.identity.kind: c for c in check_builtin(profile, variant, addenda, require)}
+            cells = [verdict_text(checks[k]) if k in checks else "—" for k in ("user", "node_role")]
+            reads = ", ".join(k.replace("node_role", "node role") for k in ("user", "node_role") if k in checks and checks[k].state_bucket() != "no") or "no"
+            route = next((route_text(checks[k]) for k in ("user", "node_role") if k in checks and checks[k].report.admin_route), "—")
+            shown = label + (" + `require_boundary_on_created_roles`" if require else "")
+            lines.append(f"| {profile} | {variant} | {shown} | {cells[0]} | {cells[1]} | {reads} | {route} |")
     return "\n".join(lines) + "\n"

@@ -61,8 +61,8 @@ def can(obj: Any, principal: str, action: str, resource: str, context_pairs: tup
     """
     from ..documents import build_documents
     from . import actions
-    from .evaluate import PolicyDocument, Request, evaluate
-    from .principals import managed_policies, normalize_principal, principal_arn, principal_policies
+    from .evaluate import Request, evaluate
+    from .principals import boundary_of, normalize_principal, principal_arn, principal_policies
 
     config = obj.config
     deployment_name, who = _split_principal(principal, [d.name for d in config.deployments])
@@ -90,13 +90,10 @@ def can(obj: Any, principal: str, action: str, resource: str, context_pairs: tup
     if not policies:
         raise FoundryError(Problem(f"principal '{principal}'", f"deployment '{deployment.name}' creates no {kind.replace('_', ' ')}",
                                    "ask about the principal it creates (see `iam-foundry validate`)"))
-    boundary = None
-    if deployment.permissions_boundary:
-        name = deployment.permissions_boundary.split(":policy/", 1)[1]
-        if name in managed_policies() and ":iam::aws:policy/" in deployment.permissions_boundary:
-            boundary = [PolicyDocument(name, managed_policies()[name].document, str(managed_policies()[name].file))]
-        else:
-            notes.append(f"permissions boundary {deployment.permissions_boundary} is not in the project, so it is not applied")
+    bounds = boundary_of(documents)
+    boundary = bounds.documents
+    if bounds.note:
+        notes.append(bounds.note)
     arn = principal_arn(documents, kind)
     if kind == "user":
         context.setdefault("aws:username", deployment.user_name)

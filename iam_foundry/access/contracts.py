@@ -24,11 +24,11 @@ from typing import Any, Mapping, Sequence
 import jsonschema
 
 from ..config import Deployment, load_config, profile_of
-from ..documents import DeploymentDocuments, build_documents, placeholder_values
+from ..documents import ROLE_GRANTS, DeploymentDocuments, build_documents, placeholder_values
 from ..errors import FoundryError, PolicyError, Problem
 from ..policy_templates import POLICY_ROOT, read_json, render
 from .evaluate import PolicyDocument, Request, evaluate
-from .principals import account_of, as_stored, display_path, principal_policies
+from .principals import account_of, as_stored, boundary_of, display_path, principal_policies
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "contract.schema.json"
 CONTRACT_FILE = "contract.json"
@@ -208,12 +208,17 @@ def evaluate_contract(documents: DeploymentDocuments, contract: Contract) -> lis
         resource = as_stored(render(entry.resource, values, contract.path), account)
         context = as_stored(render({k: list(v) if isinstance(v, tuple) else v for k, v in entry.context.items()},
                                    values, contract.path), account)
+        if deployment.require_boundary_on_created_roles and entry.action in ROLE_GRANTS and documents.boundary_arn:
+            # The platform is configured to create its roles with the boundary (the option's premise), so its calls name it.
+            context = {"iam:PermissionsBoundary": as_stored(documents.boundary_arn, account), **context}
         policies = _policies_of(documents, entry.principal)
         if policies is None:
             results.append(ContractResult(deployment.name, entry, resource, context, False, "",
                                           skipped=f"{entry.principal} is not created by this deployment"))
             continue
-        decision = evaluate(policies, Request(entry.action, resource, context))
+        # The stack's principals hold their boundary too: a boundary that cut a required call would break the platform.
+        boundary = None if entry.principal.startswith("policy:") else boundary_of(documents).documents
+        decision = evaluate(policies, Request(entry.action, resource, context), boundary)
         results.append(ContractResult(deployment.name, entry, resource, context, decision.allowed, decision.reason))
     return results
 

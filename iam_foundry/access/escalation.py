@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import actions
 from .evaluate import Decision, PolicyDocument, Request, StatementRef, evaluate, statement_matches
-from .principals import (account_of, customer_policy_arns, instance_profile_arn, managed_policies, principal_arn,
+from .principals import (account_of, boundary_of, customer_policy_arns, instance_profile_arn, principal_arn,
                          principal_policies, trust_policy)
 
 ADMIN_EQUIVALENT = "admin-equivalent"
 CAN_MODIFY_OWN = "can-modify-own-role"
 BOUNDED = "bounded"
 ADMIN = "ADMIN"  # graph sink: every permission in the account
+OWN = "own-permissions"  # target of a path that changes the principal's own permissions, within a boundary
 PROBE = "iam-foundry-probe"
 # Stand-in ids that look like real ones (policies often say image/ami-*, instance/i-*).
 PROBE_IDS = {"ImageId": "ami-0123456789abcdef0", "InstanceId": "i-0123456789abcdef0", "SubnetId": "subnet-0123456789abcdef0",
@@ -156,6 +157,13 @@ class Identity:
     account: str
     trust: dict[str, Any] | None = None           # roles: trust policy as stored
     instance_profile: str | None = None           # roles: the instance profile the project creates for it
+    boundary_arn: str | None = None               # the permissions boundary set on it (content in `boundary`)
+
+    @property
+    def bounded(self) -> bool:
+        """A known boundary caps whatever the principal gives itself: writing '*' on its own policies
+        reaches at most the boundary, not every permission."""
+        return self.boundary is not None
 
 
 @dataclass
@@ -223,15 +231,7 @@ def identities_of(documents: Any) -> list[Identity]:
     """The user and the node role a deployment creates (those it creates only)."""
     deployment = documents.deployment
     account = account_of(documents)
-    boundary: list[PolicyDocument] | None = None
-    note = ""
-    if deployment.permissions_boundary:
-        name = deployment.permissions_boundary.split(":policy/", 1)[1]
-        if ":iam::aws:policy/" in deployment.permissions_boundary and name in managed_policies():
-            boundary = [PolicyDocument(name, managed_policies()[name].document, str(managed_policies()[name].file))]
-        else:
-            note = (f"permissions boundary {deployment.permissions_boundary} is not in the project, so it is not evaluated: "
-                    "verdicts are as if there were none")
+    bounds = boundary_of(documents)
     result = []
     for kind in ("user", "node_role"):
         policies = principal_policies(documents, kind)
@@ -239,7 +239,7 @@ def identities_of(documents: Any) -> list[Identity]:
             continue
         result.append(Identity(
             key=f"{deployment.name}:{kind}", deployment=deployment.name, kind=kind, arn=principal_arn(documents, kind),
-            policies=policies, boundary=boundary, boundary_note=note, own_policy_arns=customer_policy_arns(documents, kind),
+            policies=policies, boundary=bounds.documents, boundary_note=bounds.note, boundary_arn=bounds.arn, own_policy_arns=customer_policy_arns(documents, kind),
             partition=deployment.partition, region=deployment.region, account=account,
             trust=trust_policy(documents) if kind == "node_role" else None,
             instance_profile=instance_profile_arn(documents) if kind == "node_role" else None))
@@ -258,6 +258,7 @@ class Analysis:
         self.by_arn = {i.arn: i for i in self.identities.values()}
         self.state_bucket = state_bucket
         self.state_keys = dict(state_keys or {})
+        self._reach: dict[str | None, list[Path]] = {}
         self.paths: dict[str, list[Path]] = {key: self._paths(identity) for key, identity in self.identities.items()}
 
     # -- asking the evaluator --------------------------------------------------------------------
@@ -337,14 +338,17 @@ class Analysis:
         paths: list[Path] = []
         kind = "User" if who.kind == "user" else "Role"
         admin = {"iam:PolicyARN": self._admin_policy(who)}
+        # Under a known boundary, whatever it gives itself is capped by the boundary (which it cannot lift:
+        # that is asked below): the principal can change its own permissions, no more.
+        top, capped = (OWN, " (capped by its permissions boundary)") if who.bounded else (ADMIN, "")
         if step := self._ask(who, f"iam:Put{kind}Policy", who.arn):
-            paths.append(Path(f"Put{kind}Policy(self)", ADMIN, (step,), "write an inline '*' policy on itself"))
+            paths.append(Path(f"Put{kind}Policy(self)", top, (step,), "write an inline '*' policy on itself" + capped))
         if step := self._ask(who, f"iam:Attach{kind}Policy", who.arn, admin):
-            paths.append(Path(f"Attach{kind}Policy(self)", ADMIN, (step,), "attach AdministratorAccess to itself"))
+            paths.append(Path(f"Attach{kind}Policy(self)", top, (step,), "attach AdministratorAccess to itself" + capped))
         elif step := self._ask(who, f"iam:Attach{kind}Policy", who.arn, {"iam:PolicyARN": self._iam(who, "policy", PROBE)}):
             create = self._ask(who, "iam:CreatePolicy", self._iam(who, "policy", PROBE))
             if create:
-                paths.append(Path(f"CreatePolicy+Attach{kind}Policy(self)", ADMIN, (create, step), "create a '*' policy and attach it to itself"))
+                paths.append(Path(f"CreatePolicy+Attach{kind}Policy(self)", top, (create, step), "create a '*' policy and attach it to itself" + capped))
             else:
                 paths.append(Path(f"Attach{kind}Policy(self)", "own-permissions", (step,), "attach existing managed policies to itself"))
         else:
@@ -355,17 +359,20 @@ class Analysis:
                     break
         for arn in who.own_policy_arns:
             if step := self._ask(who, "iam:CreatePolicyVersion", arn):
-                paths.append(Path("CreatePolicyVersion(own policy)", ADMIN, (step,), "rewrite its own managed policy as '*'"))
+                paths.append(Path("CreatePolicyVersion(own policy)", top, (step,), "rewrite its own managed policy as '*'" + capped))
             elif step := self._ask(who, "iam:SetDefaultPolicyVersion", arn):
                 paths.append(Path("SetDefaultPolicyVersion(own policy)", "own-permissions", (step,), "switch its own policy to another existing version"))
         if who.boundary is not None or who.boundary_note:
             for action in (f"iam:Delete{kind}PermissionsBoundary", f"iam:Put{kind}PermissionsBoundary"):
                 if step := self._ask(who, action, who.arn):
-                    paths.append(Path(f"{_short(action)}(self)", "own-permissions", (step,), "lift its own permissions boundary"))
+                    # Lifting the boundary undoes the cap on what it gives itself.
+                    raises = who.bounded and any(p.target == OWN and "capped" in p.summary for p in paths)
+                    paths.append(Path(f"{_short(action)}(self)", ADMIN if raises else OWN, (step,), "lift its own permissions boundary"
+                                      + (" and keep the '*' it gave itself" if raises else "")))
         if who.kind == "user":
             group = self._iam(who, "group", PROBE)
             if step := self._ask(who, "iam:AddUserToGroup", group):
-                paths.append(Path("AddUserToGroup", ADMIN, (step,), "join any group of the account, e.g. an administrators group"))
+                paths.append(Path("AddUserToGroup", top, (step,), "join any group of the account, e.g. an administrators group" + capped))
         return paths
 
     def _other_user_paths(self, who: Identity) -> list[Path]:
@@ -397,7 +404,9 @@ class Analysis:
         result += [(i.arn, i, "known") for i in self.identities.values() if i.kind == "node_role" and i.account == who.account]
         # A named role this config does not create (e.g. the shared node role of a deployment with
         # create_node_role = false, analysed without the deployment that creates it): unknown permissions.
-        result += [(arn, None, "existing") for arn in self._named(who, "role") if arn not in {r[0] for r in result}]
+        # One it may create itself (nextai's role-creation: the launcher creates its node role) holds what it gives it.
+        result += [(arn, None, "creatable" if self._create_role(who, arn) else "existing")
+                   for arn in self._named(who, "role") if arn not in {r[0] for r in result}]
         result += [(arn, None, "creatable") for arn in self._patterns(who, "role") if arn not in {r[0] for r in result}]
         return result
 
@@ -428,7 +437,7 @@ class Analysis:
         """Ways to act as a role: (method, steps, summary)."""
         ways: list[tuple[str, list[Step], str]] = []
         if kind == "creatable":
-            if step := self._ask(who, "iam:CreateRole", role):
+            if step := self._create_role(who, role):
                 ways.append(("CreateRole+AssumeRole", [step, Step("sts:AssumeRole", role, (), "trust policy names the principal; same account, "
                                                                   "so no sts:AssumeRole permission is needed")],
                              "create the role trusting itself and assume it"))
@@ -459,6 +468,28 @@ class Analysis:
             ways.append((method, [passed, *profile, *calls], f"pass the role to {service.name} and run code with it"))
         return ways
 
+    def _create_role(self, who: Identity, role: str) -> Step | None:
+        """CreateRole, also with the principal's own boundary named (require_boundary_on_created_roles)."""
+        return self._ask(who, "iam:CreateRole", role) or (
+            self._ask(who, "iam:CreateRole", role, {"iam:PermissionsBoundary": who.boundary_arn}, note="only with its own boundary")
+            if who.boundary_arn else None)
+
+    def _created_bounded(self, who: Identity, role: str) -> bool:
+        """Roles of this pattern can only be created with the principal's own (known) boundary, so
+        whatever it gives them is capped by that boundary."""
+        return (who.bounded and self._ask(who, "iam:CreateRole", role) is None
+                and self._ask(who, "iam:CreateRole", role, {"iam:PermissionsBoundary": who.boundary_arn}) is not None)
+
+    def _boundary_reach(self, holder: Identity) -> list[Path]:
+        """Admin paths of a principal that holds its whole boundary: what giving '*' to a bounded role
+        amounts to. Computed once per boundary; the recursion (that holder controlling such roles
+        again) reaches nothing new."""
+        if holder.boundary_arn not in self._reach:
+            self._reach[holder.boundary_arn] = []
+            full = replace(holder, key=f"{holder.key}#boundary", policies=list(holder.boundary or []))
+            self._reach[holder.boundary_arn] = [p for p in self._paths(full) if p.target == ADMIN]
+        return self._reach[holder.boundary_arn]
+
     def _control(self, who: Identity, role: str) -> Step | None:
         """Can the principal give the role every permission?"""
         if SERVICE_ROLE_PATH in role:
@@ -483,6 +514,19 @@ class Analysis:
                                       summary.replace("the role", what, 1) + ("" if probe else "; its permissions are unknown here")))
                 continue
             control = self._control(who, role)
+            # A role under a known boundary (its own, or the creator's when it may only create roles
+            # with it) gets at most that boundary from '*': admin only if the boundary holds a path.
+            holder = identity if identity is not None and identity.bounded else who if kind == "creatable" and self._created_bounded(who, role) else None
+            if holder is not None:
+                reach = self._boundary_reach(holder)
+                for method, steps, summary in ways:
+                    name = role.rsplit('/', 1)[-1]
+                    if control and reach:
+                        paths.append(Path(f"{_short(control.action)}+{method}+{reach[0].method}", ADMIN, (control, *steps, *reach[0].steps),
+                                          f"give {name} its whole boundary, {summary}, then {reach[0].summary}"))
+                    elif identity is not None:
+                        paths.append(Path(method, identity.key, tuple(steps), summary))
+                continue
             for method, steps, summary in ways:
                 if control:
                     name = re.sub(r"^(CreateRole|UpdateAssumeRolePolicy)\+", rf"\1+{_short(control.action)}+", method) \

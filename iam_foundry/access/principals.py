@@ -145,3 +145,30 @@ def customer_policy_arns(documents: Any, principal: str) -> list[str]:
     base = f"arn:{deployment.partition}:iam::{account_of(documents)}:policy{deployment.path}"
     return [base + (p.name if i == 0 else f"{p.name}-{i + 1}")
             for p in documents.policies if principal in p.attach_to for i in range(len(p.parts))]
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The permissions boundary a deployment sets on its user and node role, as the evaluator needs it."""
+
+    arn: str | None                        # as AWS stores it; None when there is no boundary
+    documents: list[PolicyDocument] | None  # None when there is none, or its content is not known here
+    note: str = ""                         # why a boundary is not evaluated
+
+
+def boundary_of(documents: Any) -> Boundary:
+    """The profile boundary the stack creates, or the user's `permissions_boundary` when its content is
+    known (an AWS managed policy shipped in managed/); otherwise a note that it is not evaluated."""
+    account = account_of(documents)
+    if documents.boundary is not None:
+        return Boundary(as_stored(documents.boundary.arn, account),
+                        [PolicyDocument(documents.boundary.name, as_stored(documents.boundary.document, account),
+                                        "profile boundary (iam_foundry/documents.py profile_boundary)")])
+    arn = documents.deployment.permissions_boundary
+    if not arn:
+        return Boundary(None, None)
+    name = arn.split(":policy/", 1)[-1]
+    if ":iam::aws:policy/" in arn and name in managed_policies():
+        managed = managed_policies()[name]
+        return Boundary(arn, [PolicyDocument(name, managed.document, display_path(managed.file))])
+    return Boundary(arn, None, f"permissions boundary {arn} is not in the project, so it is not evaluated: verdicts are as if there were none")

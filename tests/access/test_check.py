@@ -135,7 +135,10 @@ def test_can_json_with_context_and_addendum_source(tmp_path):
                                       f"arn:aws:ec2:eu-west-1:{TEST_ACCOUNT}:instance/i-1", "--context", "ec2:Attribute=userData", "--json"])
     data = json.loads(result.stdout)
     assert result.exit_code == 0 and data["allowed"] and data["context"]["ec2:Attribute"] == "userData"
-    assert data["deciding"] == [{"policy": "nextai-policy", "sid": "OpenPorts", "source": "policy_json/nextai/addenda/open-ports.json"}]
+    # The statement that allows it, and the profile boundary's copy of it (the user is bounded by the profile boundary).
+    assert data["deciding"] == [{"policy": "nextai-policy", "sid": "OpenPorts", "source": "policy_json/nextai/addenda/open-ports.json"},
+                                {"policy": "nextai-policy-boundary", "sid": "OpenPorts",
+                                 "source": "profile boundary (iam_foundry/documents.py profile_boundary)"}]
 
 
 @pytest.mark.parametrize(("args", "words"), [

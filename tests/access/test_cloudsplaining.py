@@ -16,6 +16,9 @@ fails it:
 2. The ARN-blind scan reports a PassRole method where `check` says bounded: PassRole is allowed only on
    the project's own roles, which are not admin-equivalent (e.g. nextai's user may pass only
    `nextai-role`, which carries the user's own policy), and never on another role of the account.
+3. The ARN-blind scan reports a method that changes the principal's own policies where `check` says
+   can-modify-own-role: cloudsplaining does not read permissions boundaries, and the principal's
+   boundary (the profile boundary) caps whatever it gives itself; `check` found that path, capped.
 
 And where the default scan does report a method, `check` must have an admin path with its actions.
 """
@@ -28,7 +31,7 @@ from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from iam_foundry.access import actions
 from iam_foundry.access.check import builtin_combinations, builtin_config
-from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, PROBE, Analysis, Path, PrincipalReport
+from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, OWN, PROBE, Analysis, Path, PrincipalReport
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.documents import build_documents
 
@@ -53,7 +56,8 @@ def _scan(report: PrincipalReport, arn_blind: bool) -> set[str]:
 
 
 def _statement(report: PrincipalReport, policy: str, sid: str) -> dict:
-    for document in report.identity.policies:
+    # A bounded principal's steps are decided by its policies and by its boundary's statements.
+    for document in [*report.identity.policies, *(report.identity.boundary or [])]:
         for ref, statement in document.statements():
             if ref.policy == policy and ref.sid == sid:
                 return dict(statement)
@@ -105,6 +109,9 @@ def test_check_agrees_with_cloudsplaining(profile, variant, addenda):
         # Disagreement 2: the ARN-blind scan reports a method where check says not admin-equivalent.
         if report.verdict != ADMIN_EQUIVALENT:
             for method in arn_blind:
+                wanted = _acting(PRIVILEGE_ESCALATION_METHODS[method])
+                if report.identity.bounded and any(wanted <= _path_actions(p) for p in report.paths if p.target == OWN):
+                    continue  # disagreement 3: the same path, capped by the boundary
                 if "iam:passrole" not in PRIVILEGE_ESCALATION_METHODS[method]:
                     unexplained.append(f"{who}: ARN-blind cloudsplaining reports {method}, check says {report.verdict}")
                     continue
@@ -124,3 +131,7 @@ def test_the_known_disagreements_do_occur():
     ai = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "with-iam-role-permissions", ()).deployments])
     role = ai.report("ai-unlimited:node_role")
     assert role.verdict == ADMIN_EQUIVALENT and not _scan(role, arn_blind=False) and "PutRolePolicy" in _scan(role, arn_blind=True)
+    # Disagreement 3: AI Unlimited's restricted variant writes its own policy, within its profile boundary.
+    own = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "without-iam-role-permissions", ()).deployments])
+    bounded = own.report("ai-unlimited:node_role")
+    assert bounded.verdict != ADMIN_EQUIVALENT and "PutRolePolicy" in _scan(bounded, arn_blind=True)

@@ -14,7 +14,7 @@ import pytest
 from iam_foundry.access.contracts import (NEVER, REQUIRED, contract_results, evaluate_contract, format_results, load_contract,
                                           main, parse_contract, summarize)
 from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
+from iam_foundry.documents import build_documents, placeholder_values, profile_boundary
 from iam_foundry.errors import PolicyError
 from iam_foundry.policy_templates import list_profiles, load_profile
 from tests.profile_matrix import choice_config, every_builtin_choice
@@ -92,7 +92,10 @@ def _with_statement(documents, sid: str, change):
                     statements.append(statement)
             parts.append({**part, "Statement": statements})
         policies.append(dataclasses.replace(policy, parts=parts))
-    return dataclasses.replace(documents, policies=policies)
+    changed = dataclasses.replace(documents, policies=policies)
+    # The profile boundary is made from the policies: with the fault in them, it holds the fault too.
+    values = placeholder_values(documents.deployment, documents.profile)
+    return dataclasses.replace(changed, boundary=profile_boundary(changed, values) if documents.boundary else None)
 
 
 def _failed(documents, profile: str) -> set[str]:

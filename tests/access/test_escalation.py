@@ -36,9 +36,11 @@ def methods(analysis: Analysis, kind: str) -> set[str]:
 
 # Every profile × variant with every addendum on: the verdicts the external analysis found.
 EXPECTED = {
-    ("nextai", "default"): {"user": ADMIN_EQUIVALENT, "node_role": ADMIN_EQUIVALENT},
+    # role-creation is refused with the stack's own node role, so with every addendum there is none.
+    ("nextai", "default"): {"user": ADMIN_EQUIVALENT},
     ("ai-unlimited", "with-iam-role-permissions"): {"node_role": ADMIN_EQUIVALENT},
-    ("ai-unlimited", "without-iam-role-permissions"): {"node_role": ADMIN_EQUIVALENT},
+    # Writing its own policy is capped by the profile boundary.
+    ("ai-unlimited", "without-iam-role-permissions"): {"node_role": CAN_MODIFY_OWN},
     ("iguazio", "vanilla"): {"user": BOUNDED, "node_role": BOUNDED},
     ("iguazio", "eks"): {"user": ADMIN_EQUIVALENT, "node_role": BOUNDED},
     ("anyscale", "default"): {"node_role": BOUNDED},
@@ -55,14 +57,19 @@ def test_every_builtin_profile_and_variant_is_in_the_expectations():
     assert {(p, v) for p in list_profiles() for v in load_profile(p).variants} == set(EXPECTED)
 
 
-def test_nextai_role_creation_attaches_to_the_role_it_passes():
+def test_nextai_role_creation_creates_and_writes_the_role_it_passes():
     analysis = analysis_of("nextai", "default", ["role-creation"])
+    assert [r.identity.kind for r in analysis.reports()] == ["user"]  # the platform creates the node role, not the stack
     [path] = [p for p in analysis.reports()[0].admin_paths]
-    assert path.method == "PutRolePolicy+PassRole+RunInstances"
-    assert [s.action for s in path.steps][:2] == ["iam:PutRolePolicy", "iam:PassRole"]
+    assert path.method == "CreateRole+PutRolePolicy+AssumeRole"
+    assert [s.action for s in path.steps][:2] == ["iam:CreateRole", "iam:PutRolePolicy"]
     assert path.steps[0].resource == f"arn:aws:iam::{TEST_ACCOUNT}:role/nextai-role"
-    # AttachRolePolicy is limited (iam:PolicyARN) to the launcher's two managed policies: no self-attach path.
-    assert methods(analysis, "node_role") == {"PutRolePolicy(self)"}
+
+
+def test_nextai_role_creation_with_required_boundary_is_bounded():
+    config = builtin_config("nextai", "default", ["role-creation"], require_boundary=True)
+    [report] = Analysis([build_documents(d) for d in config.deployments]).reports()
+    assert report.verdict == BOUNDED, [str(p) for p in report.paths]
 
 
 def test_nextai_open_ports_runs_code_as_any_instance_role():
@@ -87,8 +94,17 @@ def test_ai_unlimited_creates_a_compute_engine_role_trusting_itself():
     assert create.steps[0].resource == f"arn:aws:iam::{TEST_ACCOUNT}:role/aiu-cluster-iam-foundry-probe"
 
 
-def test_ai_unlimited_without_role_permissions_writes_its_own_policy():
-    assert methods(analysis_of("ai-unlimited", "without-iam-role-permissions", []), "node_role") == {"PutRolePolicy(self)"}
+def test_ai_unlimited_without_role_permissions_writes_its_own_policy_within_its_boundary():
+    [report] = analysis_of("ai-unlimited", "without-iam-role-permissions", []).reports()
+    assert report.verdict == CAN_MODIFY_OWN and not report.admin_paths
+    [path] = [p for p in report.paths if p.method == "PutRolePolicy(self)"]
+    assert path.target == "own-permissions" and "capped by its permissions boundary" in path.summary
+
+
+def test_ai_unlimited_with_required_boundary_creates_only_bounded_roles():
+    config = builtin_config("ai-unlimited", "with-iam-role-permissions", [], require_boundary=True)
+    [report] = Analysis([build_documents(d) for d in config.deployments]).reports()
+    assert report.verdict == BOUNDED, [str(p) for p in report.paths]
 
 
 def test_iguazio_eks_creates_and_passes_eksctl_roles_to_any_service():
@@ -198,7 +214,19 @@ def test_boundary_removal_counts_only_with_a_boundary(tmp_path):
     statement = {"Action": "iam:DeleteUserPermissionsBoundary", "Resource": f"{USER}/c-user"}
     assert custom_user(tmp_path, statement).verdict == BOUNDED
     report = custom_user(tmp_path, statement, permissions_boundary=f"arn:aws:iam::{TEST_ACCOUNT}:policy/boundary")
-    assert report.verdict == CAN_MODIFY_OWN and "not evaluated" in report.notes[0]
+    # A boundary the user gives comes with a deny on lifting it, in the identity policy.
+    assert report.verdict == BOUNDED and "not evaluated" in report.notes[0]
+
+
+def test_boundary_removal_without_the_guardrail(tmp_path, monkeypatch):
+    monkeypatch.setattr("iam_foundry.documents.guardrail_statements", lambda *args: [])
+    statement = {"Action": "iam:DeleteUserPermissionsBoundary", "Resource": f"{USER}/c-user"}
+    report = custom_user(tmp_path, statement, permissions_boundary=f"arn:aws:iam::{TEST_ACCOUNT}:policy/boundary")
+    assert report.verdict == CAN_MODIFY_OWN
+    # Under a known boundary that allows writing its own policy, lifting the boundary keeps the '*': admin.
+    both = [statement, {"Action": "iam:PutUserPolicy", "Resource": f"{USER}/c-user"}]
+    report = custom_user(tmp_path, *both, permissions_boundary="arn:aws:iam::aws:policy/AdministratorAccess")
+    assert "DeleteUserPermissionsBoundary(self)" in {p.method for p in report.admin_paths}
 
 
 def test_a_known_boundary_is_applied(tmp_path):
@@ -216,7 +244,7 @@ def test_another_deployments_role_is_reached_through_the_graph(tmp_path):
         {"Sid": "Run", "Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]}))
     raw = {"localstack": {"enabled": False}, "deployments": [
         {"name": "launcher", "profile": "custom", "policy_file": str(policy), "account_id": TEST_ACCOUNT, "create_node_role": False},
-        {"name": "nextai", "profile": "nextai", "account_id": TEST_ACCOUNT, "addenda": ["role-creation"], "create_user": False}]}
+        {"name": "nextai", "profile": "nextai", "account_id": TEST_ACCOUNT, "addenda": ["open-ports"], "create_user": False}]}
     config = parse_config(raw)
     checks = {c.report.identity.key: c for c in check_documents([build_documents(d) for d in config.deployments], config.backend)}
     launcher = checks["launcher:user"]

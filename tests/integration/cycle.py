@@ -1,11 +1,15 @@
 """A full plan/apply/read-back/no-change/destroy cycle of one synthesized stack on LocalStack.
 
-The read-back is driven by the synthesized JSON itself, so it applies to every profile.
+What is read back is compared with expectations the test writes down (`Expected`, built from the
+vendor facts in tests/profile_facts.py and the test's own names), never with the synthesized JSON:
+a wrong policy that is faithfully deployed must fail here.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,44 @@ from botocore.exceptions import ClientError
 from iam_foundry.config import parse_config
 from iam_foundry.synth import stack_dir, synth
 from iam_foundry.terraform import Terraform
+from tests.profile_facts import S, assert_statements
+
+LOCALSTACK_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the stack must create. Policy names are live names; a policy split in n parts is
+    listed once, with all its statements, and `parts[name] = n` (parts are name, name-2, ...)."""
+
+    policies: dict[str, list[S]]
+    role_name: str
+    instance_profile_name: str
+    fmt: dict[str, str] = field(default_factory=dict)  # resource template values besides acct
+    user_name: str | None = None
+    user_policies: tuple[str, ...] = ()
+    role_policies: tuple[str, ...] = ()
+    user_managed: tuple[str, ...] = ()  # AWS managed policy ARNs
+    role_managed: tuple[str, ...] = ()
+    access_key: bool = False
+    parts: dict[str, int] = field(default_factory=dict)
+
+    def part_names(self, policy: str) -> list[str]:
+        return [policy] + [f"{policy}-{n}" for n in range(2, self.parts.get(policy, 1) + 1)]
+
+    def policy_arns(self, policies) -> set[str]:
+        return {f"arn:aws:iam::{LOCALSTACK_ACCOUNT}:policy/{name}" for p in policies for name in self.part_names(p)}
+
+    def resource_counts(self) -> Counter:
+        counts = Counter({"aws_iam_policy": sum(len(self.part_names(p)) for p in self.policies), "aws_iam_role": 1,
+                          "aws_iam_instance_profile": 1,
+                          "aws_iam_role_policy_attachment": len(self.policy_arns(self.role_policies)) + len(self.role_managed)})
+        if self.user_name:
+            counts.update({"aws_iam_user": 1,
+                           "aws_iam_user_policy_attachment": len(self.policy_arns(self.user_policies)) + len(self.user_managed)})
+        if self.access_key:
+            counts["aws_iam_access_key"] = 1
+        return counts
 
 
 def _doc(value: Any) -> dict:
@@ -29,6 +71,7 @@ def planned_creates(terraform: Terraform) -> set[str]:
 
 
 def state_resources(terraform: Terraform) -> dict[str, dict[str, Any]]:
+    """Managed resources in the stack's state, by address (test_moved_attachments reads their addresses)."""
     state = json.loads(terraform.run("show", "-json", "-no-color").stdout)
     found = {}
     for resource in state.get("values", {}).get("root_module", {}).get("resources", []):
@@ -45,53 +88,65 @@ def absent(call) -> bool:
     return False
 
 
-def run_cycle(raw: dict[str, Any], stack: str, outdir: Path, iam) -> dict[str, Any]:
+def live_policy_statements(iam, arn: str) -> list[dict]:
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return _doc(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])["Statement"]
+
+
+def attached_arns(iam, operation: str, **name) -> set[str]:
+    pages = iam.get_paginator(operation).paginate(**name)
+    return {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
+
+
+def assert_deployed(iam, expected: Expected) -> None:
+    """Read everything back with boto3 and compare with the written expectations."""
+    fmt = {"acct": LOCALSTACK_ACCOUNT, "role": expected.role_name, "instance_profile": expected.instance_profile_name,
+           **expected.fmt}
+    for policy, statements in expected.policies.items():
+        live = [st for arn in sorted(expected.policy_arns([policy]), key=lambda a: (len(a), a))
+                for st in live_policy_statements(iam, arn)]
+        assert_statements(live, statements, fmt, policy)
+
+    role = iam.get_role(RoleName=expected.role_name)["Role"]
+    trust = _doc(role["AssumeRolePolicyDocument"])["Statement"]
+    assert [(st["Effect"], st["Principal"], st["Action"]) for st in trust] == \
+        [("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")]
+    assert attached_arns(iam, "list_attached_role_policies", RoleName=expected.role_name) == \
+        expected.policy_arns(expected.role_policies) | set(expected.role_managed)
+    profile = iam.get_instance_profile(InstanceProfileName=expected.instance_profile_name)["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [expected.role_name]
+
+    if expected.user_name:
+        iam.get_user(UserName=expected.user_name)
+        assert absent(lambda: iam.get_login_profile(UserName=expected.user_name)), "programmatic access only"
+        assert attached_arns(iam, "list_attached_user_policies", UserName=expected.user_name) == \
+            expected.policy_arns(expected.user_policies) | set(expected.user_managed)
+        keys = iam.list_access_keys(UserName=expected.user_name)["AccessKeyMetadata"]
+        assert len(keys) == (1 if expected.access_key else 0)
+
+
+def assert_removed(iam, expected: Expected) -> None:
+    if expected.user_name:
+        assert absent(lambda: iam.get_user(UserName=expected.user_name))
+    assert absent(lambda: iam.get_role(RoleName=expected.role_name))
+    assert absent(lambda: iam.get_instance_profile(InstanceProfileName=expected.instance_profile_name))
+    for arn in expected.policy_arns(expected.policies):
+        assert absent(lambda: iam.get_policy(PolicyArn=arn)), arn
+
+
+def run_cycle(raw: dict[str, Any], stack: str, outdir: Path, iam, expected: Expected) -> dict[str, Any]:
     """Returns the outputs seen after apply (for test-specific checks)."""
     synth(parse_config(raw), outdir)
-    synthesized = json.loads((stack_dir(outdir, stack) / "cdk.tf.json").read_text())
-    expected = {f"{rtype}.{name}" for rtype, blocks in synthesized["resource"].items() for name in blocks}
     terraform = Terraform(stack_dir(outdir, stack))
     terraform.init()
-    assert planned_creates(terraform) == expected
+    planned = Counter(address.split(".")[0] for address in planned_creates(terraform))
+    assert planned == expected.resource_counts()
     terraform.apply("tfplan")
     try:
         outputs = terraform.outputs()
-        values = state_resources(terraform)
-        assert set(values) == expected
-        for address, value in values.items():
-            rtype, name = address.split(".")
-            if rtype == "aws_iam_policy":
-                live = iam.get_policy(PolicyArn=value["arn"])["Policy"]
-                document = iam.get_policy_version(PolicyArn=value["arn"], VersionId=live["DefaultVersionId"])["PolicyVersion"]["Document"]
-                wanted = json.loads(synthesized["resource"]["aws_iam_policy"][name]["policy"])
-                assert [s.get("Sid") for s in _doc(document)["Statement"]] == [s.get("Sid") for s in wanted["Statement"]]
-                assert _doc(document) == json.loads(value["policy"])
-            elif rtype == "aws_iam_role":
-                trust = _doc(iam.get_role(RoleName=value["name"])["Role"]["AssumeRolePolicyDocument"])
-                assert trust == json.loads(synthesized["resource"]["aws_iam_role"][name]["assume_role_policy"])
-            elif rtype == "aws_iam_instance_profile":
-                profile = iam.get_instance_profile(InstanceProfileName=value["name"])["InstanceProfile"]
-                assert [r["RoleName"] for r in profile["Roles"]] == [value["role"]]
-            elif rtype == "aws_iam_user":
-                iam.get_user(UserName=value["name"])
-                assert absent(lambda: iam.get_login_profile(UserName=value["name"]))
-            elif rtype == "aws_iam_user_policy_attachment":
-                attached = iam.list_attached_user_policies(UserName=value["user"])["AttachedPolicies"]
-                assert value["policy_arn"] in {p["PolicyArn"] for p in attached}
-            elif rtype == "aws_iam_role_policy_attachment":
-                attached = iam.list_attached_role_policies(RoleName=value["role"])["AttachedPolicies"]
-                assert value["policy_arn"] in {p["PolicyArn"] for p in attached}
+        assert_deployed(iam, expected)
         assert terraform.plan() is False, "second plan must show no changes"
     finally:
         terraform.destroy()
-    for address, value in values.items():
-        rtype = address.split(".")[0]
-        if rtype == "aws_iam_user":
-            assert absent(lambda: iam.get_user(UserName=value["name"]))
-        elif rtype == "aws_iam_role":
-            assert absent(lambda: iam.get_role(RoleName=value["name"]))
-        elif rtype == "aws_iam_instance_profile":
-            assert absent(lambda: iam.get_instance_profile(InstanceProfileName=value["name"]))
-        elif rtype == "aws_iam_policy":
-            assert absent(lambda: iam.get_policy(PolicyArn=value["arn"]))
+    assert_removed(iam, expected)
     return outputs

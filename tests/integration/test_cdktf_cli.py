@@ -10,6 +10,7 @@ import pytest
 
 from iam_foundry.terraform import terraform_env
 from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.cycle import absent
 from tests.integration.test_cli_up import toml_dump
 
 pytestmark = pytest.mark.integration
@@ -43,4 +44,5 @@ def test_cdktf_deploy_then_destroy(localstack_endpoint, iam, tmp_path, project_r
     finally:
         destroy = cdktf(project_root, "destroy", "viacdktf", "--auto-approve", "--skip-provider-lock", "--output", outdir, env=env)
     assert destroy.returncode == 0, destroy.stdout + destroy.stderr
-    assert names["role_name"] not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert absent(lambda: iam.get_role(RoleName=names["role_name"]))
+    assert absent(lambda: iam.get_user(UserName=names["user_name"]))

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.cycle import absent
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +74,8 @@ def test_up_prints_outputs_masks_the_secret_and_destroy_cleans_up(localstack_end
 
     destroy = run_cli(project_root, *common, "destroy", "--yes")
     assert destroy.returncode == 0, destroy.stderr + destroy.stdout
-    assert names["user_name"] not in [u["UserName"] for u in iam.list_users()["Users"]]
-    assert names["role_name"] not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert absent(lambda: iam.get_user(UserName=names["user_name"]))
+    assert absent(lambda: iam.get_role(RoleName=names["role_name"]))
 
 
 def test_up_refuses_bad_config_before_touching_anything(tmp_path, project_root):

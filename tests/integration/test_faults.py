@@ -18,12 +18,14 @@ ENDPOINT = "http://127.0.0.1:4598"  # a LocalStack of this test's own, so stoppi
 
 
 def count_ours(iam, names: dict[str, str]) -> dict[str, int]:
+    """How many of each resource carry our names, over every page of the listing."""
+    def count(operation: str, key: str, field: str, name: str, **args) -> int:
+        return sum(item[field] == name for page in iam.get_paginator(operation).paginate(**args) for item in page[key])
     return {
-        "users": sum(u["UserName"] == names["user_name"] for u in iam.list_users()["Users"]),
-        "roles": sum(r["RoleName"] == names["role_name"] for r in iam.list_roles()["Roles"]),
-        "instance profiles": sum(p["InstanceProfileName"] == names["role_name"]
-                                 for p in iam.list_instance_profiles()["InstanceProfiles"]),
-        "policies": sum(p["PolicyName"] == names["policy_name"] for p in iam.list_policies(Scope="Local")["Policies"]),
+        "users": count("list_users", "Users", "UserName", names["user_name"]),
+        "roles": count("list_roles", "Roles", "RoleName", names["role_name"]),
+        "instance profiles": count("list_instance_profiles", "InstanceProfiles", "InstanceProfileName", names["role_name"]),
+        "policies": count("list_policies", "Policies", "PolicyName", names["policy_name"], Scope="Local"),
     }
 
 

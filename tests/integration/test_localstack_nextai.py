@@ -14,7 +14,8 @@ from tests.integration.cycle import absent, planned_creates
 
 pytestmark = pytest.mark.integration
 
-ALL_ADDENDA = ["clone-disk", "open-ports", "role-creation", "s3-access"]
+# role-creation is refused with the stack's own node role (the launcher creates it): not in this stack.
+ALL_ADDENDA = ["clone-disk", "open-ports", "s3-access", "s3-access-node-role", "s3-object-access"]
 S3_FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 
 
@@ -26,12 +27,14 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     terraform = Terraform(stack_dir(tmp_path, "nextai"))
     terraform.init()
 
-    expected = {"aws_iam_policy.policy", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_main",
+    expected = {"aws_iam_policy.policy", "aws_iam_policy.boundary", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_main",
                 "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_main",
                 "aws_iam_instance_profile.instance_profile"}
+    # s3-access attaches AmazonS3FullAccess to the user only, s3-access-node-role to the node role (nextai/SOURCES.md)
     if "s3-access" in addenda:
-        # s3-access attaches AmazonS3FullAccess to the user only (s3-access-node-role is the role's).
         expected |= {"aws_iam_user_policy_attachment.user_policy_s3_access_0"}
+    if "s3-access-node-role" in addenda:
+        expected |= {"aws_iam_role_policy_attachment.node_role_policy_s3_access_node_role_0"}
     assert planned_creates(terraform) == expected
 
     terraform.apply("tfplan")
@@ -49,8 +52,16 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
         document = json.loads(document) if isinstance(document, str) else document
         sids = [s["Sid"] for s in document["Statement"]]
         assert ("CloneDiskImages" in sids) == ("clone-disk" in addenda)
-        # role-creation replaces the read-only role statements but keeps the conditioned PassNodeRole.
-        assert "PassNodeRole" in sids and ("GetNodeRole" in sids) == ("role-creation" not in addenda)
+        assert "PassNodeRole" in sids and "GetNodeRole" in sids  # role-creation is refused here, so GetNodeRole stays
+        assert "AttachNodeRolePolicies" not in sids
+        assert ("S3ObjectReadWrite" in sids) == ("s3-object-access" in addenda)
+        # The profile boundary is set on both principals and holds the policy's statements.
+        boundary = outputs["boundary_policy_arn"]
+        assert iam.get_user(UserName=user)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        assert iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        bound = iam.get_policy_version(PolicyArn=boundary, VersionId="v1")["PolicyVersion"]["Document"]
+        bound = json.loads(bound) if isinstance(bound, str) else bound
+        assert set(sids) <= {s["Sid"] for s in bound["Statement"]}
         assert f"arn:aws:iam::000000000000:role/{role}" in json.dumps(document)
 
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
@@ -61,7 +72,7 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
         assert [r["RoleName"] for r in profile["Roles"]] == [role]
         assert profile["Arn"] == outputs["instance_profile_arn"]
         role_policies = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
-        assert policy_arn in role_policies and S3_FULL not in role_policies
+        assert policy_arn in role_policies and ((S3_FULL in role_policies) == ("s3-access-node-role" in addenda))
 
         assert terraform.plan() is False, "second plan must show no changes"
     finally:
@@ -70,5 +81,4 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     assert absent(lambda: iam.get_user(UserName=user))
     assert absent(lambda: iam.get_role(RoleName=role))
     assert absent(lambda: iam.get_instance_profile(InstanceProfileName=role))
-    local_policies = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
-    assert names["policy_name"] not in local_policies
+    assert absent(lambda: iam.get_policy(PolicyArn=f"arn:aws:iam::000000000000:policy/{names['policy_name']}"))

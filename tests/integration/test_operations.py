@@ -16,6 +16,7 @@ from iam_foundry.errors import FoundryError
 from iam_foundry.synth import stack_dir, synth
 from iam_foundry.terraform import StateLockedError, Terraform, TerraformError
 from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.cycle import absent
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,8 @@ def test_lock_drift_and_destroy_scope(localstack_endpoint, iam, tmp_path):
         assert first.plan() is False
     finally:
         first.destroy()
-    assert names["user_name"] not in [u["UserName"] for u in iam.list_users()["Users"]]
+    assert absent(lambda: iam.get_user(UserName=names["user_name"]))
+    assert absent(lambda: iam.get_role(RoleName=names["role_name"]))
     iam.get_user(UserName=bystander)
     iam.get_role(RoleName=bystander)
     iam.delete_user(UserName=bystander)
