@@ -10,7 +10,7 @@ EDITABLE := .venv/.editable
 IAM_FOUNDRY := .venv/bin/iam-foundry
 PIPENV_VERSION := 2026.10.3
 
-.PHONY: setup up test test-unit snapshots validate down bench wheel-check chromium chromium-notice bench-deploy
+.PHONY: setup up test test-unit snapshots readme validate down bench wheel-check chromium chromium-notice bench-deploy
 setup: .venv/.synced $(EDITABLE) node_modules/.installed .venv-checkov/.installed chromium
 
 # Headless Chromium (Debian's package) opens the HTML report in tests/report/test_browser.py. Installed
@@ -69,6 +69,9 @@ test-unit: setup chromium-notice
 # Re-record synthesis snapshots after an intended change (review the diff before committing).
 snapshots: setup
 	$(PYTHON) -m pytest -m "not integration" --snapshot-update
+
+readme: setup  # the README's deployment field table, from iam_foundry/config.py DEPLOYMENT_FIELDS
+	$(PYTHON) -c "from pathlib import Path; from iam_foundry.config import readme_with_fields as r; p = Path('README.md'); p.write_text(r(p.read_text()))"
 
 validate: setup
 	$(IAM_FOUNDRY) validate

@@ -22,6 +22,7 @@ from .errors import ConfigError, FoundryError, Problem
 from .files import read_json, read_text, unbalanced_bracket
 from .lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from .paths import DEFAULT_CONFIG, POLICY_ROOT
+from .plan import NAME_KEYS, default_name_template
 from .policy_templates import PLACEHOLDER, Profile, build_profile, list_profiles, load_profile, prefix_parameters, statements_using
 
 DEFAULT_REGION = "us-east-1"
@@ -254,6 +255,14 @@ class _Reader:
                 return default
         return value
 
+    def field(self, declared: "Field", context: dict[str, Any], default: Any = None, *, use_default: bool = False) -> Any:
+        """A declared field (DEPLOYMENT_FIELDS): its type, its check; default given here when it depends on the profile."""
+        check = declared.check
+        value = default if use_default else declared.default
+        value = type(value)(value) if isinstance(value, (list, dict)) else value  # never the table's own list or dict
+        return self.get(declared.name, declared.kind, value, required=declared.required,
+                        check=(lambda value: check(value, context)) if check else None)
+
     def finish(self) -> None:
         for key in sorted(set(self.table) - self.seen):
             close = difflib.get_close_matches(key, sorted(self.seen), n=1)
@@ -400,11 +409,12 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
 
     d = _Reader(table, where, problems, label)
     before = len(problems)
-    name = d.get("name", str, "", required=True,
-                 check=_match(STACK_NAME, "not a valid stack name | start with a letter; use letters, digits, - and _ (max 63)"))
-    profile_name = d.get("profile", str, "", required=True)
-    policy_file = d.get("policy_file", str, None)
-    addenda_files = d.get("addenda_files", list, [])
+    fields = DEPLOYMENT_FIELDS
+    context: dict[str, Any] = {"region_check": region_check}
+    name = d.field(fields["name"], context)
+    profile_name = d.field(fields["profile"], context)
+    policy_file = d.field(fields["policy_file"], context)
+    addenda_files = d.field(fields["addenda_files"], context)
     profile: Profile | None = None
     if profile_name == CUSTOM_PROFILE:
         if not policy_file:
@@ -426,41 +436,35 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         except FoundryError as err:
             problems.append(Problem(at("profile"), f"unknown profile '{profile_name}'" if "no such profile" in str(err) else str(err),
                                     f"use one of {list_profiles() + [CUSTOM_PROFILE]}"))
-    region = d.get("region", str, default_region, check=region_check)
-    addenda = d.get("addenda", list, [])
+    region = d.field(fields["region"], context, default_region, use_default=True)
+    addenda = d.field(fields["addenda"], context)
     if profile_name == CUSTOM_PROFILE and profile:
         addenda = addenda or sorted(profile.addenda)  # a custom profile's addenda files are all switched on
-    account_id = d.get("account_id", (str, int), None, check=_account_id_check)
-    variant = d.get("variant", str, None)
+    account_id = d.field(fields["account_id"], context)
+    variant = d.field(fields["variant"], context)
     if profile and variant is not None and variant not in profile.variants:
         problems.append(Problem(at("variant"), f"unknown variant '{variant}' for profile '{profile.name}'",
                                 f"use one of {sorted(profile.variants)}"))
     variant = variant or (profile.default_variant if profile else "")
-    parameters = d.get("parameters", dict, {}, check=_string_map)
+    parameters = d.field(fields["parameters"], context)
     if profile:
         parameters = _check_parameters(profile, parameters, at, problems)
         _check_prefix_parameters(profile, parameters, at, problems)
     defaults = {key: _fill_default(value, parameters) for key, value in (profile.defaults if profile else {}).items()}
     names = {}
-    for key in ("user_name", "policy_name", "role_name", "instance_profile_name"):
-        limit = NAME_MAX[key]
-        names[key] = d.get(key, str, None, check=lambda v, limit=limit: None if IAM_NAME.match(v) and len(v) <= limit else
-                           f"'{v}' is not a valid IAM name | use at most {limit} characters from ASCII letters, digits and +=,.@_-")
-    if not names["user_name"]:
-        names["user_name"] = defaults.get("user_name") or f"{name}-user"
-    if not names["policy_name"]:
-        names["policy_name"] = defaults.get("policy_name") or f"{name}-policy"
-    if not names["role_name"]:
-        names["role_name"] = defaults.get("role_name") or f"{name}-node-role"
-    if not names["instance_profile_name"]:
-        names["instance_profile_name"] = defaults.get("instance_profile_name") or names["role_name"]
+    for key in NAME_KEYS:
+        names[key] = d.field(fields[key], context)
+    for key in NAME_KEYS:  # the one default of each name (an exported module uses the same rule)
+        if not names[key] and profile:
+            names[key] = _fill_default(default_name_template(profile, key), {**parameters, **names, "deployment": name})
+        names[key] = names[key] or ""
     for key, value in names.items():  # defaults filled from parameters must be valid names too
-        if PLACEHOLDER.search(value):
-            continue  # built from a missing parameter, which is reported already
+        if PLACEHOLDER.search(value) or not value:
+            continue  # built from a missing parameter (or no profile), which is reported already
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
-    policy_names = d.get("policy_names", dict, {}, check=_string_map)
+    policy_names = d.field(fields["policy_names"], context)
     resolved_policy_names: dict[str, str] = {}
     if profile and variant in profile.variants:
         known = {**parameters, **names}
@@ -480,14 +484,15 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                 problems.append(Problem(at(f"policy_names.{policy_id}"), f"'{policy_name}' is not a valid IAM policy name",
                                         "use at most 128 characters from ASCII letters, digits and +=,.@_-"))
     # Some installers ask for the user's key (Iguazio): their profile turns it on by default.
-    create_access_key = d.get("create_access_key", bool, bool(defaults.get("create_access_key", False)))
-    tags = d.get("tags", dict, {}, check=_string_map)
+    create_access_key = d.field(fields["create_access_key"], context, bool(defaults.get("create_access_key", False)), use_default=True)
+    tags = d.field(fields["tags"], context)
     problems.extend(_tag_problems(tags, at))
-    pgp_key = d.get("pgp_key", str, None, check=_pgp_check)
+    pgp_key = d.field(fields["pgp_key"], context)
     partition = partition_for(region)
-    assume_role = _parse_assume_role(d.get("assume_role", dict, None), f"{where}.assume_role", label, name, region, problems)
-    aws_profile = d.get("aws_profile", str, None, check=_match(AWS_PROFILE, "not an AWS profile name | use the name of a profile in ~/.aws/config"))
-    adopt = d.get("adopt", list, [])
+    context.update(partition=partition, region=region)
+    assume_role = _parse_assume_role(d.field(DEPLOYMENT_FIELDS["assume_role"], context), f"{where}.assume_role", label, name, region, problems)
+    aws_profile = d.field(DEPLOYMENT_FIELDS["aws_profile"], context)
+    adopt = d.field(DEPLOYMENT_FIELDS["adopt"], context)
     for index, item in enumerate(adopt):
         if item not in ADOPTABLE:
             close = difflib.get_close_matches(str(item), ADOPTABLE, n=1)
@@ -495,7 +500,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
                                     (f"did you mean '{close[0]}'? " if close else "") + f"adoptable: {list(ADOPTABLE)}"))
     if len(set(map(str, adopt))) != len(adopt):
         problems.append(Problem(at("adopt"), "an entry is listed twice", "list each resource once"))
-    destroy_adopted = d.get("destroy_adopted", bool, False)
+    destroy_adopted = d.field(DEPLOYMENT_FIELDS["destroy_adopted"], context)
     if assume_role and not account_id:
         account_id = assume_role.account_id  # the role's account is where the deployment lands
     elif assume_role and account_id != assume_role.account_id:
@@ -509,26 +514,24 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         variant=variant,
         addenda=tuple(addenda),
         account_id=account_id,
-        create_user=d.get("create_user", bool, bool(defaults.get("create_user", True))),
-        create_node_role=d.get("create_node_role", bool, bool(defaults.get("create_node_role", True))),
+        create_user=d.field(fields["create_user"], context, bool(defaults.get("create_user", True)), use_default=True),
+        create_node_role=d.field(fields["create_node_role"], context, bool(defaults.get("create_node_role", True)), use_default=True),
         create_access_key=create_access_key,
         pgp_key=pgp_key,
-        allow_plaintext_secret_in_state=d.get("allow_plaintext_secret_in_state", bool, False),
-        path=d.get("path", str, "/", check=_match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")),
-        permissions_boundary=d.get("permissions_boundary", str, None,
-                                   check=lambda arn: _boundary_check(arn, partition, region)),
-        profile_boundary=d.get("profile_boundary", bool, profile_name != CUSTOM_PROFILE),
-        require_boundary_on_created_roles=d.get("require_boundary_on_created_roles", bool, False),
-        force_destroy=d.get("force_destroy", bool, False),
+        allow_plaintext_secret_in_state=d.field(fields["allow_plaintext_secret_in_state"], context),
+        path=d.field(fields["path"], context),
+        permissions_boundary=d.field(fields["permissions_boundary"], context),
+        profile_boundary=d.field(fields["profile_boundary"], context, profile_name != CUSTOM_PROFILE, use_default=True),
+        require_boundary_on_created_roles=d.field(fields["require_boundary_on_created_roles"], context),
+        force_destroy=d.field(fields["force_destroy"], context),
         region_explicit=region_explicit or "region" in table,
-        max_managed_policies_per_principal=d.get("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED,
-                                                 check=lambda v: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
+        max_managed_policies_per_principal=d.field(fields["max_managed_policies_per_principal"], context),
         tags=tags,
         parameters=parameters,
         policy_names=resolved_policy_names,
         policy_file=policy_file,
         addenda_files=tuple(addenda_files),
-        lint_accepted=_lint_accepted(d.get("lint_accepted", list, []), at, problems),
+        lint_accepted=_lint_accepted(d.field(fields["lint_accepted"], context), at, problems),
         assume_role=assume_role,
         aws_profile=aws_profile,
         adopt=tuple(adopt),
@@ -792,6 +795,114 @@ def _lint_accepted(entries: list[Any], where: Callable[[str], str], problems: li
         else:
             result.append(LintAcceptance(entry["rule"], entry["sid"], entry["reason"].strip()))
     return tuple(result)
+
+
+# --- deployment fields, declared once ------------------------------------------------------------
+# Each field's type, default, documentation and check live here; the parser (_parse_deployment),
+# the README's reference table (deployment_fields_markdown) and the exported module's variables
+# (module_export.py) read them. A check takes the value and the deployment's context (region,
+# partition, region_check) and returns "message | fix" or None.
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: type | tuple[type, ...]
+    default: Any
+    default_doc: str
+    doc: str
+    check: Callable[[Any, dict[str, Any]], str | None] | None = None
+    required: bool = False
+    module_type: str | None = None  # the exported module's variable type, when the module takes it
+
+
+def _name_check(key: str) -> Callable[[Any, dict[str, Any]], str | None]:
+    limit = NAME_MAX[key]
+    return lambda v, ctx: None if IAM_NAME.match(v) and len(v) <= limit else \
+        f"'{v}' is not a valid IAM name | use at most {limit} characters from ASCII letters, digits and +=,.@_-"
+
+
+_NAME_DOC = "IAM name: ASCII letters, digits, `+=,.@_-` ({limit} chars); unique per account, ignoring case as IAM does"
+DEPLOYMENT_FIELDS: dict[str, Field] = {f.name: f for f in (
+    Field("name", str, "", "required", "stack name (one stack and one state file per deployment): a letter, then letters, digits, `-`, `_` (63 chars)",
+          lambda v, ctx: _match(STACK_NAME, "not a valid stack name | start with a letter; use letters, digits, - and _ (max 63)")(v), required=True),
+    Field("profile", str, "", "required", "a folder of `policy_json/`, or `custom` (with `policy_file`)", required=True),
+    Field("variant", str, None, "the profile's default variant", "one of the profile's variants (`iam-foundry profiles`)"),
+    Field("addenda", list, [], "`[]`", "the profile's optional statements to switch on, by name (a `custom` profile: all of its `addenda_files`)"),
+    Field("policy_file", str, None, "none", "profile `custom`: your base policy (JSON), relative to the config file"),
+    Field("addenda_files", list, [], "`[]`", "profile `custom`: your addenda files, relative to the config file"),
+    Field("account_id", (str, int), None, "read at plan time (`aws_caller_identity`)", "12 digits, quoted; fills `{{account_id}}`",
+          lambda v, ctx: _account_id_check(v)),
+    Field("region", str, None, "top-level `region`",
+          "one botocore knows (see `allow_unlisted_regions`); decides the partition (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, ...) from "
+          "botocore's data; in `aws-cn` the EC2 trust principal is `ec2.amazonaws.com.cn`. **Required** (here or at the top) for profiles "
+          "that scope statements to a region (`ai-unlimited`, `iguazio`): without it `us-east-1` would be filled in silently",
+          lambda v, ctx: ctx["region_check"](v)),
+    Field("user_name", str, None, "the profile's default, else `<name>-user`", _NAME_DOC.format(limit=64), _name_check("user_name"), module_type="string"),
+    Field("policy_name", str, None, "the profile's default, else `<name>-policy`", _NAME_DOC.format(limit=128), _name_check("policy_name"), module_type="string"),
+    Field("role_name", str, None, "the profile's default, else `<name>-node-role`", _NAME_DOC.format(limit=64), _name_check("role_name"), module_type="string"),
+    Field("instance_profile_name", str, None, "`role_name`", "the instance profile created with the role; " + _NAME_DOC.format(limit=64),
+          _name_check("instance_profile_name"), module_type="string"),
+    Field("policy_names", dict, {}, "the profile's names", "policy id -> name, for a profile's other policies (e.g. `{ engine = \"...\" }`)",
+          lambda v, ctx: _string_map(v)),
+    Field("create_user", bool, True, "`true` (the profile's default)", "create the restricted IAM user"),
+    Field("create_node_role", bool, True, "`true` (the profile's default)",
+          "create the node role and instance profile; a second deployment in the same account can reuse the shared role with `false`; "
+          "`false` is required with an addendum by which the platform creates the node role itself (nextai `role-creation`)"),
+    Field("create_access_key", bool, False, "`false` (`true` for `iguazio`, whose installer asks for the key)",
+          "adds `aws_iam_access_key`; outputs `access_key_id` and the sensitive `access_key_secret`", module_type="bool"),
+    Field("pgp_key", str, None, "none", "with an access key: state holds only the encrypted secret (`access_key_encrypted_secret`); "
+          "base64 public key (`gpg --export <id>` in base64, no armor) or `keybase:<user>`", lambda v, ctx: _pgp_check(v), module_type="string"),
+    Field("allow_plaintext_secret_in_state", bool, False, "`false`",
+          "real AWS only: an access key without `pgp_key` is refused unless this is `true` (the secret would sit in clear in state)"),
+    Field("path", str, "/", "`/`", "IAM path of user, role, policy, instance profile",
+          lambda v, ctx: _match(IAM_PATH, "not a valid IAM path | use / or /division/team/ (begin and end with /)")(v), module_type="string"),
+    Field("permissions_boundary", str, None, "none", "managed policy ARN set on user and role, in the region's partition; "
+          "replaces the profile boundary, and the identity policy then denies lifting it (`KeepPermissionsBoundary`)",
+          lambda v, ctx: _boundary_check(v, ctx["partition"], ctx["region"]), module_type="string"),
+    Field("profile_boundary", bool, True, "`true` for built-in profiles, `false` for `custom`",
+          "creates `<policy_name>-boundary` (output `boundary_policy_arn`) and sets it as the permissions boundary of user and node role: "
+          "see \"Guardrails\"", module_type="bool"),
+    Field("require_boundary_on_created_roles", bool, False, "`false`",
+          "profiles whose principals create roles (`ai-unlimited` with role permissions, `iguazio` `eks`, `nextai` with `role-creation`): "
+          "`iam:CreateRole`, `PutRolePolicy` and `AttachRolePolicy` only on roles carrying that boundary. **Off by default: the platform "
+          "must then pass the boundary** (`PermissionsBoundary` on every role it creates); one that does not fails to create its roles",
+          module_type="bool"),
+    Field("force_destroy", bool, False, "`false`", "let `destroy` remove a user that has keys created outside Terraform"),
+    Field("max_managed_policies_per_principal", int, DEFAULT_MAX_ATTACHED, f"`{DEFAULT_MAX_ATTACHED}`",
+          "IAM's attachment quota; raise it if your account's is raised",
+          lambda v, ctx: None if 1 <= v <= 20 else "must be between 1 and 20 | use your account's quota (default 10)"),
+    Field("tags", dict, {}, "`{}`", "added to every resource, beside `ManagedBy = iam-foundry` and `IamFoundryDeployment` (which they cannot "
+          "override); IAM's limits: 48 of yours, key 128, value 256, no `aws:` prefix", lambda v, ctx: _string_map(v), module_type="map(string)"),
+    Field("parameters", dict, {}, "`{}`", "extra `{{placeholder}}` values for a profile's templates (`iam-foundry profiles` lists them)",
+          lambda v, ctx: _string_map(v)),
+    Field("assume_role", dict, None, "none", "`{ role_arn = \"arn:aws:iam::<account>:role/<name>\", external_id = \"...\", session_name = \"...\" }`: the provider "
+          "assumes this role (another account); `account_id` defaults to the role's account; `session_name` defaults to `iam-foundry-<name>` "
+          "(2-64 of letters, digits, `+=,.@_-`)"),
+    Field("aws_profile", str, None, "none", "AWS CLI/SDK profile for this deployment's provider (real AWS only)",
+          lambda v, ctx: _match(AWS_PROFILE, "not an AWS profile name | use the name of a profile in ~/.aws/config")(v)),
+    Field("adopt", list, [], "`[]`", "existing resources to take over instead of create: any of `\"node_role\"`, `\"instance_profile\"`, `\"user\"`, `\"policy\"`"),
+    Field("destroy_adopted", bool, False, "`false`", "`destroy` also deletes adopted resources (default: they are left in place)"),
+    Field("lint_accepted", list, [], "`[]`", "lint findings this deployment accepts: `[{ rule = \"LP003\", sid = \"PassNodeRole\", reason = \"...\" }]`; "
+          "the reason is required, an entry matching no finding is an error (the way to accept a finding in a `custom` profile)"),
+)}
+
+
+def deployment_fields_markdown() -> str:
+    """The README's deployment field reference, from DEPLOYMENT_FIELDS."""
+    rows = ["| field | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{f.name}` | {f.default_doc} | {f.doc} |" for f in DEPLOYMENT_FIELDS.values()]
+    return "\n".join(rows) + "\n"
+
+
+README_FIELDS_START = "<!-- generated from iam_foundry/config.py DEPLOYMENT_FIELDS: edit there, then run `make readme` -->\n"
+README_FIELDS_END = "<!-- end of generated deployment fields -->\n"
+
+
+def readme_with_fields(text: str) -> str:
+    """The README with its generated table replaced by the current one."""
+    head, _, rest = text.partition(README_FIELDS_START)
+    _, _, tail = rest.partition(README_FIELDS_END)
+    return head + README_FIELDS_START + deployment_fields_markdown() + README_FIELDS_END + tail
 
 
 def _parse_assume_role(table: dict[str, Any] | None, where: str, label: str, stack: str, region: str,

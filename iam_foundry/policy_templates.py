@@ -24,9 +24,19 @@ from .tfjson import measured
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
 MEASURE_STAND_IN = "123456789012"
-# Outputs a profile may ask for beyond its parameters (built in stacks.py / module_export.py).
-EXTRA_OUTPUTS = ("compute_config_json",)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A profile's own output: a parameter passed through, or a JSON value built from placeholders
+    (e.g. Anyscale's Compute Config with {{instance_profile_arn}}), emitted by both stack and module."""
+
+    name: str
+    description: str
+    parameter: bool = False
+    json: Any = None
+    requires: str | None = None  # "node_role" | "user": emitted only when the plan creates it
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class Profile:
     node_role: NodeRoleSpec | None
     addenda: Mapping[str, Addendum]
     root: Path
-    outputs: tuple[str, ...] = ()
+    outputs: tuple[OutputSpec, ...] = ()
     account_parameter: str | None = None
     handoff: Mapping[str, str] = field(default_factory=dict)
 
@@ -235,10 +245,16 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
         node_role=node_role,
         addenda=addenda,
         root=root,
-        outputs=tuple(meta.get("outputs", [])),
+        outputs=tuple(_output_spec(entry) for entry in meta.get("outputs", [])),
         account_parameter=meta.get("account_parameter"),
         handoff=dict(meta.get("handoff", {})),
     )
+
+
+def _output_spec(entry: str | dict[str, Any]) -> OutputSpec:
+    if isinstance(entry, str):  # a parameter, passed through
+        return OutputSpec(name=entry, description=f"Passed through from parameters.{entry}", parameter=True)
+    return OutputSpec(name=entry["name"], description=entry["description"], json=entry["json"], requires=entry.get("requires"))
 
 
 def _unknown(kind: str, value: str, known: list[str]) -> str:
@@ -260,9 +276,9 @@ def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, Pa
             problems.append(Problem(f"{at}.derived.{key}.if_set", f"'{rule['if_set']}' is not a parameter of this profile",
                                     _unknown("parameter", rule["if_set"], known_parameters)))
     for index, output in enumerate(meta.get("outputs", [])):
-        if output not in (*EXTRA_OUTPUTS, *parameters):
-            problems.append(Problem(f"{at}.outputs[{index}]", f"'{output}' is neither {list(EXTRA_OUTPUTS)} nor a parameter",
-                                    _unknown("output or parameter", output, [*EXTRA_OUTPUTS, *known_parameters])))
+        if isinstance(output, str) and output not in parameters:
+            problems.append(Problem(f"{at}.outputs[{index}]", f"'{output}' is not a parameter (a computed output is an object "
+                                    "with name, description and json)", _unknown("parameter", output, known_parameters)))
     for addendum in addenda.values():
         where = f"{addendum.source} at $"
         for index, other in enumerate(addendum.conflicts_with):
@@ -349,18 +365,12 @@ def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
 
 
 def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
-    """A policy's statements plus, for the policy that takes addenda, the chosen ones.
+    """A policy's statements plus, for the policy that takes addenda, the chosen ones (sorted by name),
+    after the base statements, minus the base statements they replace; each with its file.
+    The merge itself is the plan's (plan.py), the one place it is implemented."""
+    from .plan import merged_templates  # plan.py imports this module
 
-    Addenda come in a stable order (sorted by name), after the base statements, minus the base
-    statements they replace. Returns each statement with the file it came from, for error messages.
-    """
-    chosen = [profile.addenda[name] for name in sorted(set(addenda))] if policy.takes_addenda else []
-    chosen = [addendum for addendum in chosen if addendum.policy is None]  # those form their own policy
-    replaced = {sid for addendum in chosen for sid in addendum.replaces_sids}
-    merged = [(s, policy.source) for s in policy.template["Statement"] if s.get("Sid") not in replaced]
-    for addendum in chosen:
-        merged.extend((s, addendum.source) for s in addendum.statements)
-    return merged
+    return merged_templates(profile, policy, addenda)
 
 
 def statements_using(profile: Profile, variant: str | None, addenda: list[str], placeholder: str) -> list[str]:

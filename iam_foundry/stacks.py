@@ -10,15 +10,15 @@ from constructs import Construct
 
 from .config import Backend, Deployment, FoundryConfig, LocalStack
 from .documents import DeploymentDocuments, build_documents
+from .plan import LogicalIds
 from .paths import CONSTRUCTS_PACKAGE
 
 # The constructs of top-level modules/: `iam_foundry_modules` when installed, `modules` in a bare checkout (see paths.py).
-_aws, _node_role, _policy, _user = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "node_role", "policy", "user"))
+_aws, _platform = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "platform"))
 DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.StackBlocks, _aws.aws_provider_blocks
-NodeRole, NodeRoleSettings = _node_role.NodeRole, _node_role.NodeRoleSettings
-CustomManagedPolicy = _policy.CustomManagedPolicy
-RestrictedUser, UserSettings = _user.RestrictedUser, _user.UserSettings
-from .tfjson import expr, hcl_literal
+emit_plan = _platform.emit_plan
+CustomManagedPolicy = import_module(f"{CONSTRUCTS_PACKAGE}.policy").CustomManagedPolicy
+from .tfjson import expr  # noqa: E402 (after the constructs, as before)
 
 # LocalStack's documented dummy credentials; never used against real AWS.
 LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
@@ -126,11 +126,10 @@ def adopt_existing(blocks: StackBlocks, deployment: Deployment, account_id: str,
 
 
 class DeploymentStack(TerraformStack):
-    """One deployment = one stack = one state file."""
+    """One deployment = one stack = one state file; its resources are emitted from the deployment's plan."""
 
     def __init__(self, scope: Construct, documents: DeploymentDocuments, config: FoundryConfig):
         deployment = documents.deployment
-        profile = documents.profile
         super().__init__(scope, deployment.name)
         self.terraform_blocks = blocks = StackBlocks()
         required, blocks.provider = aws_provider_blocks(
@@ -142,93 +141,10 @@ class DeploymentStack(TerraformStack):
             backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
             DeclaredBackend(self, backend_type)
             blocks.terraform = {**required, "backend": {backend_type: backend}}
-        account_id = deployment.account_id
-        if not account_id:
-            account_id = blocks.add_data("aws_caller_identity", "current").attr("account_id")
-
-        user_policy_arns: list[str] = []
-        role_policy_arns: list[str] = []
-        all_arns: list[str] = []
-        all_names: list[str] = []
-        policies: list[CustomManagedPolicy] = []
-        for policy_docs in documents.policies:
-            policy = CustomManagedPolicy(
-                self, "policy" if policy_docs.id == "main" else f"policy_{policy_docs.id}", policy_docs.name, policy_docs.parts,
-                description=f"{profile.title} {'' if policy_docs.id == 'main' else policy_docs.id + ' '}policy (iam-foundry deployment {deployment.name})",
-                path=deployment.path, tags=documents.tags)
-            policies.append(policy)
-            all_arns += policy.arns
-            all_names += policy.names
-            if "user" in policy_docs.attach_to:
-                user_policy_arns += policy.arns
-            if "node_role" in policy_docs.attach_to:
-                role_policy_arns += policy.arns
-            if not policy_docs.attach_to:  # an addendum's own policy: its ARN is what the installer is handed
-                blocks.add_output(f"{policy_docs.id}_policy_arn", policy.arns[0] if len(policy.arns) == 1 else policy.arns,
-                                  f"ARN of the {policy_docs.id} policy" + (f" (attached to {', '.join(policy_docs.attach_to_roles)})"
-                                                                           if policy_docs.attach_to_roles else " (attach it yourself)"))
-            for role_index, role_name in enumerate(policy_docs.attach_to_roles):
-                # A role the stack does not own (e.g. the vendor's access role): destroy only detaches.
-                for part_index, arn in enumerate(policy.arns):
-                    blocks.add_resource("aws_iam_role_policy_attachment", f"{policy_docs.id}_existing_role_{role_index}_{part_index}",
-                                        {"role": role_name, "policy_arn": arn})
-        blocks.add_output("policy_arns", all_arns, "ARNs of the custom managed policies (one per part)")
-        blocks.add_output("policy_names", all_names, "Names of the custom managed policies")
-        boundary_arn = deployment.permissions_boundary
-        if documents.boundary is not None:
-            boundary = CustomManagedPolicy(self, "boundary", documents.boundary.name, [documents.boundary.document],
-                                           description=f"{profile.title} permissions boundary: the most the deployment's principals "
-                                                       f"may hold (iam-foundry deployment {deployment.name})",
-                                           path=deployment.path, tags=documents.tags)
-            boundary_arn = boundary.arns[0]
-            blocks.add_output("boundary_policy_arn", boundary_arn, "ARN of the permissions boundary set on the user and node role")
-
-        if deployment.create_user:
-            user = RestrictedUser(self, "user", UserSettings(
-                name=deployment.user_name, path=deployment.path, permissions_boundary=boundary_arn,
-                force_destroy=deployment.force_destroy, create_access_key=deployment.create_access_key,
-                pgp_key=deployment.pgp_key, tags=documents.tags,
-            ), user_policy_arns + documents.user_managed_arns)
-            blocks.add_output("user_name", user.name, "IAM user name")
-            blocks.add_output("user_arn", user.arn, "IAM user ARN")
-            if user.access_key:
-                blocks.add_output("access_key_id", user.access_key.attr("id"), "Access key id of the user")
-                if deployment.pgp_key:
-                    blocks.add_output("access_key_encrypted_secret", user.access_key.attr("encrypted_secret"),
-                                      "Secret access key, encrypted with pgp_key", sensitive=True)
-                else:
-                    blocks.add_output("access_key_secret", user.access_key.attr("secret"),
-                                      "Secret access key (read it with: terraform output -raw access_key_secret)", sensitive=True)
-
-        if documents.creates_role:
-            preconditions = []
-            if profile.account_parameter in deployment.parameters and not deployment.account_id:
-                # The account was not known at synth time: refuse at plan time to create the role elsewhere.
-                expected = deployment.parameters[profile.account_parameter]
-                preconditions.append({
-                    "condition": expr(f"data.aws_caller_identity.current.account_id == {hcl_literal(expected)}"),
-                    "error_message": f"{profile.title} needs the role in account {expected} "
-                                     f"(parameters.{profile.account_parameter}); the credentials point at another account.",
-                })
-            role = NodeRole(self, "node_role", NodeRoleSettings(
-                name=deployment.role_name, instance_profile_name=deployment.instance_profile_name,
-                trust_policy=documents.trust_policy or {}, path=deployment.path,
-                permissions_boundary=boundary_arn, tags=documents.tags, preconditions=preconditions,
-            ), role_policy_arns + documents.role_managed_arns)
-            blocks.add_output("role_name", role.name, "Node role name")
-            blocks.add_output("role_arn", role.arn, "Node role ARN")
-            blocks.add_output("instance_profile_name", role.instance_profile.attr("name"), "Instance profile name")
-            blocks.add_output("instance_profile_arn", role.instance_profile.attr("arn"), "Instance profile ARN")
-            if "compute_config_json" in profile.outputs:
-                blocks.add_output("compute_config_json",
-                                  expr(f"jsonencode({{IamInstanceProfile = {{Arn = {role.instance_profile.address}.arn}}}})"),
-                                  "Compute Config JSON to paste into the platform (advanced configuration)")
+        # Attachments were once numbered (user_policy_0, ...): moved blocks keep their state.
+        emitted = emit_plan(self, documents.plan, deployment, documents.tags, LogicalIds(), moved_from_indexes=True)
         if deployment.adopt:
-            adopt_existing(blocks, deployment, account_id, policies)
-        for name in profile.outputs:
-            if name in deployment.parameters:
-                blocks.add_output(name, deployment.parameters[name], f"Passed through from parameters.{name}")
-        blocks.add_output("account_id", account_id, "AWS account the deployment lives in")
+            adopt_existing(blocks, deployment, documents.plan.account_id, list(emitted.policies.values()))
         blocks.write_to(self, deployment.name)
 
 

@@ -85,3 +85,11 @@ def expression_of(token: str) -> str | None:
 def measured(text: str, stand_in: str) -> str:
     """Text with every token replaced by a stand-in (for measuring sizes IAM will see)."""
     return TOKEN.sub(stand_in, text)
+
+
+def readable_expression(token: str) -> str:
+    """The expression a whole token stands for (to build a larger expression around it)."""
+    match = TOKEN.fullmatch(token)
+    if match is None:
+        raise ValueError(f"not an expression token: {token!r}")
+    return _EXPRESSIONS[match.group(0)]

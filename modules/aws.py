@@ -48,11 +48,20 @@ class StackBlocks:
     # Addresses `destroy` removes from state instead of deleting (adopted resources stay in the account).
     forget_on_destroy: list[str] = field(default_factory=list)
 
+    moved: list[dict[str, str]] = field(default_factory=list)
+    # Set for a stack iam-foundry did not build (a platform team's own app): each block is written
+    # to it at once, since no iam-foundry code runs at the end of that stack to write them in bulk.
+    stack: TerraformStack | None = None
+
     @staticmethod
     def of(scope: Construct) -> "StackBlocks":
-        blocks = getattr(scope, "terraform_blocks", None)
+        """The blocks of the stack holding `scope`: an iam-foundry stack's batch, or, in any other
+        TerraformStack, blocks written through to it as they are added."""
+        stack = TerraformStack.of(scope)
+        blocks = getattr(stack, "terraform_blocks", None)
         if not isinstance(blocks, StackBlocks):
-            raise TypeError(f"{scope} is not an iam-foundry stack (no terraform_blocks)")
+            blocks = StackBlocks(stack=stack)
+            stack.terraform_blocks = blocks
         return blocks
 
     def add_resource(self, resource_type: str, logical_id: str, attributes: Mapping[str, Any]) -> Ref:
@@ -75,21 +84,38 @@ class StackBlocks:
         self.imports.append({"to": address, "id": import_id})
 
     def add_output(self, name: str, value: Any, description: str, sensitive: bool = False) -> None:
+        if name in self.output:
+            raise ValueError(f"duplicate output {name}")
         self.output[name] = {"value": value, "description": description, **({"sensitive": True} if sensitive else {})}
+        if self.stack is not None:
+            self.stack.add_override(f"output.{name}", to_terraform(self.output[name]))
 
-    @staticmethod
-    def _add(section: dict, prefix: str, block_type: str, logical_id: str, attributes: Mapping[str, Any]) -> Ref:
+    def shared_data(self, data_type: str, logical_id: str) -> Ref:
+        """A data source several constructs read (the caller's identity): added once."""
+        if logical_id in self.data.get(data_type, {}):
+            return Ref(f"data.{data_type}.{logical_id}")
+        return self.add_data(data_type, logical_id)
+
+    def add_moved(self, old: Ref, new: Ref) -> None:
+        """A `moved` block: state recorded at the old address is kept at the new one."""
+        self.moved.append({"from": old.address, "to": new.address})
+        if self.stack is not None:
+            self.stack.add_override("moved", list(self.moved))
+
+    def _add(self, section: dict, prefix: str, block_type: str, logical_id: str, attributes: Mapping[str, Any]) -> Ref:
         blocks = section.setdefault(block_type, {})
         if logical_id in blocks:
             raise ValueError(f"duplicate {block_type}.{logical_id}")
         blocks[logical_id] = {key: value for key, value in attributes.items() if value is not None}
+        if self.stack is not None:
+            self.stack.add_override(f"{prefix.rstrip('.') or 'resource'}.{block_type}.{logical_id}", to_terraform(blocks[logical_id]))
         return Ref(f"{prefix}{block_type}.{logical_id}")
 
     def write_to(self, stack: TerraformStack, stack_name: str) -> None:
         """One cdktf call per non-empty block type, plus the output list the cdktf CLI reads from metadata.
 
         This is where plan values become Terraform JSON: user text is escaped, expressions go live."""
-        for section in ("terraform", "provider", "data", "resource", "output"):
+        for section in ("terraform", "provider", "data", "resource", "output", "moved"):
             content = getattr(self, section)
             if content:
                 # Terraform reads backend settings literally (no templates), so they are not escaped.

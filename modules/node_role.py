@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from constructs import Construct
 
-from .aws import StackBlocks
+from .aws import Ref, StackBlocks
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,14 @@ class NodeRoleSettings:
 
 
 class NodeRole(Construct):
-    def __init__(self, scope: Construct, construct_id: str, settings: NodeRoleSettings, policy_arns: list[str]):
+    """aws_iam_role + its instance profile + one attachment per managed policy; logical ids follow
+    the construct id (`<id>`, `<id>_instance_profile` unless given, `<id>_policy_<key>`)."""
+
+    def __init__(self, scope: Construct, construct_id: str, settings: NodeRoleSettings, policy_arns: Mapping[str, str],
+                 instance_profile_id: str | None = None):
         super().__init__(scope, construct_id)
         blocks = StackBlocks.of(scope)
-        self.role = blocks.add_resource("aws_iam_role", "node_role", {
+        self.role = blocks.add_resource("aws_iam_role", construct_id, {
             "name": settings.name,
             "path": settings.path,
             "assume_role_policy": json.dumps(settings.trust_policy, separators=(",", ":")),
@@ -40,9 +44,11 @@ class NodeRole(Construct):
         })
         self.name = self.role.attr("name")
         self.arn = self.role.attr("arn")
-        for index, arn in enumerate(policy_arns):
-            blocks.add_resource("aws_iam_role_policy_attachment", f"node_role_policy_{index}", {"role": self.name, "policy_arn": arn})
-        self.instance_profile = blocks.add_resource("aws_iam_instance_profile", "instance_profile", {
+        self.attachments: dict[str, Ref] = {
+            key: blocks.add_resource("aws_iam_role_policy_attachment", f"{construct_id}_policy_{key}", {"role": self.name, "policy_arn": arn})
+            for key, arn in policy_arns.items()
+        }
+        self.instance_profile = blocks.add_resource("aws_iam_instance_profile", instance_profile_id or f"{construct_id}_instance_profile", {
             "name": settings.instance_profile_name,
             "path": settings.path,
             "role": self.name,

@@ -20,15 +20,15 @@ def test_adopt_emits_import_blocks_and_guards_adopted_resources(synth_stack):
     forget = stack["//"]["iam_foundry"]["forget_on_destroy"]
     assert {"aws_iam_user.user", "aws_iam_role.node_role", "aws_iam_instance_profile.instance_profile", "aws_iam_policy.policy"} <= set(forget)
     # Attachments between adopted things (or AWS managed policies) may predate the stack: kept as well.
-    assert {"aws_iam_user_policy_attachment.user_policy_0", "aws_iam_role_policy_attachment.node_role_policy_1"} <= set(forget)
+    assert {"aws_iam_user_policy_attachment.user_policy_main", "aws_iam_role_policy_attachment.node_role_policy_s3_access_node_role_0"} <= set(forget)
 
 
 def test_adopting_only_the_role_keeps_our_policy_attachment_destroyable(synth_stack):
     stack = synth_stack(adopt=["node_role"], addenda=["s3-access", "s3-access-node-role"])
     assert stack["import"] == [{"to": "aws_iam_role.node_role", "id": "nextai-role"}]
     forget = stack["//"]["iam_foundry"]["forget_on_destroy"]
-    assert "aws_iam_role_policy_attachment.node_role_policy_0" not in forget  # our policy: detached on destroy
-    assert "aws_iam_role_policy_attachment.node_role_policy_1" in forget  # AmazonS3FullAccess on the adopted role
+    assert "aws_iam_role_policy_attachment.node_role_policy_main" not in forget  # our policy: detached on destroy
+    assert "aws_iam_role_policy_attachment.node_role_policy_s3_access_node_role_0" in forget  # AmazonS3FullAccess on the adopted role
 
 
 def test_destroy_adopted_deletes_them_too(synth_stack):

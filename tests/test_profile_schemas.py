@@ -160,7 +160,7 @@ def test_addendum_errors_name_file_and_path(tmp_path, data, path, message):
      "$.account_parameter", "'cloud_acount_id' is not a parameter of this profile (fix: did you mean 'cloud_account_id'?)"),
     ({"derived": {"scope": {"if_set": "cluster", "then": "a", "else": "b"}}}, "$.derived.scope.if_set",
      "'cluster' is not a parameter of this profile"),
-    ({"outputs": ["compute_config"]}, "$.outputs[0]", "'compute_config' is neither ['compute_config_json'] nor a parameter"),
+    ({"outputs": ["compute_config"]}, "$.outputs[0]", "'compute_config' is not a parameter (a computed output is an object with name, description and json)"),
     ({"variants": {"default": {"policies": [{"id": "main", "template": "policy.json"}]}}}, "$.variants.default",
      "has the name of the default variant"),
     ({"policies": [{"id": "main", "template": "policy.json"}, {"id": "main", "template": "policy.json"}]}, "$.policies[1].id",

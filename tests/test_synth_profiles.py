@@ -196,8 +196,9 @@ def test_anyscale_role_bucket_access_and_compute_config(tmp_path):
     statement = policy_by_name(stack, "cld_abc123-cluster_node_s3_access")["Statement"][0]
     assert statement["Resource"] == ["arn:aws:s3:::anyscale-data", "arn:aws:s3:::anyscale-data/*"]
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= set(statement["Action"])
+    # Declared as data in profile.json (outputs[].json), rendered to HCL's JSON syntax inside jsonencode.
     assert stack["output"]["compute_config_json"]["value"] == \
-        "${jsonencode({IamInstanceProfile = {Arn = aws_iam_instance_profile.instance_profile.arn}})}"
+        '${jsonencode({"IamInstanceProfile":{"Arn":"${aws_iam_instance_profile.instance_profile.arn}"}})}'
     assert "role_arn" in stack["output"]
 
 

@@ -102,7 +102,7 @@ def test_synthesized_stack_keeps_user_text_literal(tmp_path):
     assert "arn:aws:s3:::bucket/$${aws:username}/%%{ if true }x%%{ endif }/*" in policy_block["policy"]
     assert all(to_terraform(json.dumps(value)) in policy_block["policy"] for value in HOSTILE)
     # Still live: the account id read at plan time, and references between resources.
-    assert stack["resource"]["aws_iam_user_policy_attachment"]["user_policy_0"]["user"] == "${aws_iam_user.user.name}"
+    assert stack["resource"]["aws_iam_user_policy_attachment"]["user_policy_main"]["user"] == "${aws_iam_user.user.name}"
     assert stack["output"]["account_id"]["value"] == "${data.aws_caller_identity.current.account_id}"
 
 
@@ -128,7 +128,7 @@ def test_exported_module_keeps_profile_text_literal(tmp_path, monkeypatch):
     module = json.loads((module_export.export_module("hostile", None, tmp_path / "out") / "main.tf.json").read_text())
     policy = module["resource"]["aws_iam_policy"]["policy"]
     assert '"arn:${data.aws_partition.current.partition}:s3:::${var.bucket}/$${aws:username}/%%{ if true }x%%{ endif }/*"' in policy["policy"]
-    assert policy["description"] == "Hostile $${path.cwd} main policy (iam-foundry module)"
+    assert policy["description"] == "Hostile $${path.cwd} policy (iam-foundry deployment ${var.name})"
     assert module["variable"]["bucket"]["description"] == '$${file("notes.txt")}'
     assert module["locals"]["user_name"] == '${coalesce(var.user_name, "u-$${path.cwd}")}'
     assert module["variable"]["bucket"]["validation"][0]["condition"] == \

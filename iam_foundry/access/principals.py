@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ..errors import PolicyError, Problem
 from ..files import read_json
 from ..paths import PACKAGE_DIR, SOURCE_ROOT
-from ..policy_templates import MEASURE_STAND_IN, merge_statements
+from ..policy_templates import MEASURE_STAND_IN
 from ..tfjson import measured
 from .policy import PolicyDocument
 
@@ -94,8 +94,8 @@ def _sid_sources(documents: Any, policy_id: str) -> tuple[str, dict[str, str]]:
     deployment, profile = documents.deployment, documents.profile
     for spec in profile.policies(deployment.variant or None):
         if spec.id == policy_id:
-            merged = merge_statements(profile, spec, list(deployment.addenda))
-            return display_path(spec.source), {s["Sid"]: display_path(src) for s, src in merged if s.get("Sid")}
+            planned = next(p for p in documents.plan.policies if p.id == policy_id)
+            return display_path(spec.source), {s.body["Sid"]: display_path(s.source) for s in planned.statements if s.body.get("Sid")}
     return "", {}
 
 

@@ -71,6 +71,16 @@ def planned_creates(terraform: Terraform) -> set[str]:
     return {c["address"] for c in changes if c["change"]["actions"] == ["create"]}
 
 
+def state_resources(terraform: Terraform) -> dict[str, dict[str, Any]]:
+    """Managed resources in the stack's state, by address (test_moved_attachments reads their addresses)."""
+    state = json.loads(terraform.run("show", "-json", "-no-color").stdout)
+    found = {}
+    for resource in state.get("values", {}).get("root_module", {}).get("resources", []):
+        if resource["mode"] == "managed":
+            found[resource["address"]] = resource["values"]
+    return found
+
+
 def absent(call) -> bool:
     try:
         call()

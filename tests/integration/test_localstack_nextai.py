@@ -27,14 +27,14 @@ def test_nextai_plan_apply_readback_noop_destroy(localstack_endpoint, iam, tmp_p
     terraform = Terraform(stack_dir(tmp_path, "nextai"))
     terraform.init()
 
-    expected = {"aws_iam_policy.policy", "aws_iam_policy.boundary", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_0",
-                "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_0",
+    expected = {"aws_iam_policy.policy", "aws_iam_policy.boundary", "aws_iam_user.user", "aws_iam_user_policy_attachment.user_policy_main",
+                "aws_iam_role.node_role", "aws_iam_role_policy_attachment.node_role_policy_main",
                 "aws_iam_instance_profile.instance_profile"}
     # s3-access attaches AmazonS3FullAccess to the user only, s3-access-node-role to the node role (nextai/SOURCES.md)
     if "s3-access" in addenda:
-        expected |= {"aws_iam_user_policy_attachment.user_policy_1"}
+        expected |= {"aws_iam_user_policy_attachment.user_policy_s3_access_0"}
     if "s3-access-node-role" in addenda:
-        expected |= {"aws_iam_role_policy_attachment.node_role_policy_1"}
+        expected |= {"aws_iam_role_policy_attachment.node_role_policy_s3_access_node_role_0"}
     assert planned_creates(terraform) == expected
 
     terraform.apply("tfplan")

@@ -1,0 +1,200 @@
+"""Parity: for every built-in profile x variant x addenda, the CDKTF stack and the exported module with
+the same toggles give the same statements, names, attachments and outputs.
+
+The stack side is the deployment's plan (what stacks.py emits). The module side is the *emitted*
+main.tf.json where it holds the meaning (the name locals) and the module's plan selected with the
+deployment's toggles elsewhere, with the module's Terraform references replaced by the values a
+plan against that deployment's account would give them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iam_foundry.config import parse_config
+from iam_foundry.documents import build_documents
+from iam_foundry.module_export import export_module, module_dir_name
+from iam_foundry.plan import (ACCESS_KEY, PARAMETER, PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY, REQUIRE_BOUNDARY, ModuleInputs, Plan,
+                              resolve)
+from iam_foundry.policy_templates import load_profile
+from iam_foundry.tfjson import to_terraform
+from tests.conftest import TEST_ACCOUNT
+from tests.profile_matrix import SAMPLE_REGION, choice_config, every_builtin_choice
+
+CHOICES = list(every_builtin_choice())
+# An addendum by which the platform creates the node role is no module toggle (a module always creates the role).
+MODULE_CHOICES = [c for c in CHOICES if not any(load_profile(c[0]).addenda[a].platform_creates_node_role for a in c[2])]
+# The guardrail settings each choice is compared under: the defaults, a given boundary, the opt-in.
+GIVEN_BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
+GUARDS = {"default": {}, "given-boundary": {"permissions_boundary": GIVEN_BOUNDARY},
+          "required": {"require_boundary_on_created_roles": True}}
+REFERENCE = re.compile(r"(?<!\$)\$\{([^{}]*)\}")
+CONDITIONAL = re.compile(r"var\.(\w+) != null && var\.\1 != \"\" \? ")
+DATA = {"data.aws_caller_identity.current.account_id": TEST_ACCOUNT, "data.aws_partition.current.partition": "aws",
+        "data.aws_partition.current.dns_suffix": "amazonaws.com", "data.aws_region.current.name": SAMPLE_REGION}
+
+
+@lru_cache(maxsize=None)
+def exported(profile: str, variant: str, root: str) -> dict[str, Any]:
+    spec = load_profile(profile)
+    path = export_module(profile, variant, Path(root) / module_dir_name(profile, variant, spec.default_variant))
+    return json.loads((path / "main.tf.json").read_text())
+
+
+class ModuleEvaluator:
+    """Evaluates the few expression shapes the module emitter writes, with the caller's inputs."""
+
+    def __init__(self, module: dict[str, Any], variables: dict[str, Any]):
+        self.module, self.variables = module, variables
+
+    def reference(self, expression: str) -> Any:
+        if expression in DATA:
+            return DATA[expression]
+        given = re.fullmatch(r"var\.(\w+) != null \? var\.\1 : (.*)", expression, re.S)
+        if given:  # local.boundary_arn: the given boundary, else the profile boundary's
+            value = self.reference(f"var.{given.group(1)}")
+            return value if value is not None else self.reference(given.group(2))
+        created = re.fullmatch(r"one\(aws_iam_policy\.(\w+)\[\*\]\.arn\)", expression)
+        if created:  # the ARN IAM gives the policy (the module's partition, account, path and name)
+            policy = self.module["resource"]["aws_iam_policy"][created.group(1)]
+            return (f"arn:{DATA['data.aws_partition.current.partition']}:iam::{DATA['data.aws_caller_identity.current.account_id']}:policy"
+                    f"{self.text(policy['path'])}{self.text(policy['name'])}")
+        if expression.startswith("var."):
+            name = expression[4:]
+            return self.variables.get(name, self.module["variable"][name].get("default"))
+        if expression.startswith("local."):
+            return self.expression(self.module["locals"][expression[6:]][2:-1])
+        coalesce = re.fullmatch(r"coalesce\(var\.(\w+), (.*)\)", expression, re.S)
+        if coalesce:
+            given = self.reference(f"var.{coalesce.group(1)}")
+            return given if given else self.expression(coalesce.group(2))
+        raise AssertionError(f"the parity evaluator does not know {expression!r}")
+
+    def expression(self, expression: str) -> Any:
+        conditional = CONDITIONAL.match(expression)
+        if conditional:  # a derived local: var.x set ? "then" : "else"
+            decoder = json.JSONDecoder()
+            then, end = decoder.raw_decode(expression, conditional.end())
+            other, _ = decoder.raw_decode(expression, end + len(" : "))
+            return self.text(then if self.reference(f"var.{conditional.group(1)}") else other)
+        if expression.startswith('"'):
+            return self.text(json.loads(expression))
+        return self.reference(expression)
+
+    def text(self, text: str) -> str:
+        """A template string: every live reference replaced by its value; escaped `$${` stays literal."""
+        whole = re.fullmatch(r"\$\{(coalesce\(.*\))\}", text, re.S)  # holds a nested template
+        if whole:
+            return str(self.reference(whole.group(1)))
+        return REFERENCE.sub(lambda m: str(self.reference(m.group(1))), text).replace("$${", "${").replace("%%{", "%{")
+
+
+def emitted_statements(policy_value: str, evaluate: ModuleEvaluator) -> list[dict[str, Any]]:
+    """The statements an emitted aws_iam_policy's `policy` gives with the caller's toggles:
+    ${jsonencode({Version = "...", Statement = concat([...], jsondecode(<toggles> ? jsonencode([...]) : "[]"), ...)})}"""
+    decoder = json.JSONDecoder()
+    head = re.match(r'\$\{jsonencode\(\{Version = "[0-9-]+", Statement = concat\(', policy_value)
+    assert head, policy_value[:80]
+    position, statements = head.end(), []
+    while policy_value[position] != ")":
+        if policy_value.startswith("jsondecode(", position):
+            question = policy_value.index(" ? jsonencode(", position)
+            condition = policy_value[position + len("jsondecode("):question]
+            run, end = decoder.raw_decode(policy_value, question + len(" ? jsonencode("))
+            assert policy_value.startswith(') : "[]")', end)
+            position = end + len(') : "[]")')
+            on = all(bool(evaluate.reference(t.lstrip("!"))) != t.startswith("!") for t in condition.split(" && "))
+        else:
+            run, position = decoder.raw_decode(policy_value, position)
+            on = True
+        statements += run if on else []
+        position += len(", ") if policy_value.startswith(", ", position) else 0
+    return json.loads(evaluate.text(json.dumps(statements)))
+
+
+def concrete(value: Any, evaluate: ModuleEvaluator | None) -> Any:
+    """A plan value as Terraform would see it: tokens resolved (module side) or written (stack side)."""
+    written = to_terraform(value)
+    if evaluate is None:
+        return json.loads(json.dumps(written).replace("$${", "${").replace("%%{", "%{"))
+    return json.loads(json.dumps(_walk(written, evaluate)))
+
+
+def _walk(value: Any, evaluate: ModuleEvaluator) -> Any:
+    if isinstance(value, str):
+        return evaluate.text(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, evaluate) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, evaluate) for v in value]
+    return value
+
+
+def view(plan: Plan, on: frozenset[str], evaluate: ModuleEvaluator | None) -> dict[str, Any]:
+    selected = plan.select(on)
+    return {
+        "policies": {concrete(name, evaluate): concrete(statements, evaluate) for name, statements in selected["policies"].items()},
+        "attach_to": sorted((concrete(p.name, evaluate), p.attach_to, tuple(concrete(list(p.attach_to_roles), evaluate)))
+                            for p in plan.policies if p.when is None or p.when in on),
+        "attachments": sorted(concrete(list(pair), evaluate) for pair in selected["attachments"]),
+        # A module names the existing role by its variable, a stack by its value.
+        "outputs": {name: description.split(" (attached to ")[0] for name, description in selected["outputs"].items()},
+        "trust_policy": concrete(selected["trust_policy"], evaluate),
+        "guardrails": concrete(selected["guardrails"], evaluate),
+        "boundary": None if selected["boundary"] is None else concrete({k: selected["boundary"][k] for k in ("name", "arn")}, evaluate),
+    }
+
+
+def _creates_roles(profile: str, variant: str) -> bool:
+    return any('"iam:createrole"' in json.dumps(s).lower() for p in load_profile(profile).policies(variant) for s in p.template["Statement"])
+
+
+# require_boundary_on_created_roles only where the variant's own policies create roles: elsewhere the
+# config refuses it and a module does not offer it.
+PARITY_CASES = [(*c, guard) for c in MODULE_CHOICES for guard in GUARDS if guard != "required" or _creates_roles(c[0], c[1])]
+
+
+@pytest.mark.parametrize("profile, variant, addenda, parameters, guard", PARITY_CASES,
+                         ids=[f"{c[0]}/{c[1]}/{'+'.join(c[2]) or 'base'}/{c[4]}" for c in PARITY_CASES])
+def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, parameters, guard):
+    fields = GUARDS[guard]
+    spec = load_profile(profile)
+    deployment = parse_config(choice_config(profile, variant, addenda, parameters, **fields)).deployments[0]
+    stack_plan = build_documents(deployment).plan
+    module = exported(profile, variant, str(tmp_path_factory.getbasetemp() / "parity-modules"))
+    module_plan = resolve(ModuleInputs(spec, variant))
+    on = frozenset(addenda) | ({ACCESS_KEY} if deployment.create_access_key else set()) | {f"{PARAMETER}{k}" for k in parameters}
+    on |= {name for name, value in ((PROFILE_BOUNDARY, deployment.profile_boundary), (PERMISSIONS_BOUNDARY, deployment.permissions_boundary),
+                                    (REQUIRE_BOUNDARY, deployment.require_boundary_on_created_roles)) if value}
+    evaluate = ModuleEvaluator(module, {"name": deployment.name, **parameters, **{f"enable_{a.replace('-', '_')}": True for a in addenda},
+                                        ACCESS_KEY: deployment.create_access_key, **fields})
+
+    # Names: the module's emitted locals against the config's defaults.
+    for key, name in stack_plan.names.items():
+        assert evaluate.reference(f"local.{key}") == name, key
+    assert view(stack_plan, stack_plan.on, None) == view(module_plan, on, evaluate)
+    # The emitted documents, evaluated with the deployment's toggles, hold the stack's statements.
+    stack_policies = view(stack_plan, stack_plan.on, None)["policies"]
+    for planned in module_plan.policies:
+        if planned.when is None or planned.when in on:
+            resource = module["resource"]["aws_iam_policy"][planned.logical_id]
+            assert emitted_statements(resource["policy"], evaluate) == stack_policies[evaluate.text(resource["name"])]
+    # Every planned output is emitted, described as planned.
+    for output in module_plan.outputs:
+        assert module["output"][output.name]["description"].startswith(output.description)
+
+
+def test_the_evaluator_sees_a_drift(tmp_path):
+    """The comparison fails when one side's defaults differ (as `iam-foundry-user` once did)."""
+    profile, variant, addenda, parameters = next(c for c in CHOICES if c[0] == "nextai")
+    deployment = parse_config(choice_config(profile, variant, addenda, parameters)).deployments[0]
+    module = json.loads((export_module(profile, variant, tmp_path) / "main.tf.json").read_text())
+    module["locals"]["user_name"] = '${coalesce(var.user_name, "iam-foundry-user")}'
+    evaluate = ModuleEvaluator(module, {"name": deployment.name})
+    assert evaluate.reference("local.user_name") != build_documents(deployment).plan.names["user_name"]
