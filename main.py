@@ -4,7 +4,7 @@
 Reads the config named by IAM_FOUNDRY_CONFIG (default: iam-foundry.toml), validates it and every
 policy document, and synthesizes one stack per deployment into CDKTF_OUTDIR (set by the cdktf CLI;
 default cdktf.out). A bad input stops it before anything is written; unchanged inputs are not
-synthesized again (see iam_foundry/cache.py; IAM_FOUNDRY_NO_CACHE=1 forces a synth).
+synthesized again (see iam_foundry/ops/cache.py; IAM_FOUNDRY_NO_CACHE=1 forces a synth).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from iam_foundry.errors import FoundryError
 
 
 def main() -> int:
-    from iam_foundry.config import load_config
-    from iam_foundry.synth import synth
+    from iam_foundry.config.model import load_config
+    from iam_foundry.ops.synth import synth
 
     try:
         config = load_config(os.environ.get("IAM_FOUNDRY_CONFIG"))

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from proctree import METHOD, CommandFailed, Run, measure  # bench/ is sys.path[0] when run as a script
 
 from iam_foundry import localstack  # light: neither imports cdktf
-from iam_foundry.terraform import terraform_env
+from iam_foundry.ops.terraform import terraform_env
 
 PYTHON = sys.executable
 RESULTS = BENCH / "results.json"

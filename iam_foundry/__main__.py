@@ -1,3 +1,3 @@
-from .cli import cli
+from iam_foundry.cli.app import cli
 
 cli(prog_name="iam-foundry")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .tfjson import readable
+from iam_foundry.emit.tfjson import readable
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import FoundryError, PolicyError, Problem
+from iam_foundry.errors import FoundryError, PolicyError, Problem
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from .errors import PolicyError, Problem
-from .policy_templates import PLACEHOLDER, Addendum, PolicySpec, Profile, render, split_statements
-from .tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
+from iam_foundry.emit.tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
+from iam_foundry.errors import PolicyError, Problem
+from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile, render, split_statements
 
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
@@ -341,7 +341,7 @@ def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boun
 
 def aws_managed_statements(arn: str) -> list[dict[str, Any]]:
     """The statements of an AWS managed policy (the shipped copies)."""
-    from .access.principals import managed_policy  # imported here: access imports documents, which imports this module
+    from iam_foundry.access.principals import managed_policy  # imported here: access imports documents, which imports this module
 
     raw = managed_policy(arn).document["Statement"]
     return [dict(s) for s in (raw if isinstance(raw, list) else [raw])]
@@ -355,7 +355,7 @@ def concrete_boundary_document(deployment_name: str, name: str, arn: str, polici
     would let a principal that can write its own policy use them on every resource. One policy for
     both principals: the user and its node role share the profile, and a role created under
     require_boundary_on_created_roles gets the same one. policies: (policy id, parts) attached."""
-    from .policy_templates import rendered_size
+    from iam_foundry.profiles.load import rendered_size
 
     where = f"deployment '{deployment_name}' profile boundary '{name}'"
     if len(name) > POLICY_NAME_MAX:

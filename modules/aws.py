@@ -4,10 +4,10 @@ The typed `cdktf_cdktf_provider_aws` binding costs ~20 s and ~550 MB to import, 
 resources. Even cdktf's generic TerraformResource costs a round trip to the jsii (node) process for
 every attribute, which made 100 deployments 5x slower than one. So each construct records its
 blocks in the stack's `StackBlocks`, and the stack passes them to cdktf with one override per block
-type. References between resources are Terraform expressions made with `iam_foundry.tfjson.expr`
+type. References between resources are Terraform expressions made with `iam_foundry.emit.tfjson.expr`
 (logical ids are fixed by the constructs, so no cdktf token resolution is needed); everything else is
 literal text, escaped when the blocks are written (`to_terraform`).
-tests/test_typed_equivalence.py checks the output against the typed binding.
+tests/emit/test_typed_equivalence.py checks the output against the typed binding.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from cdktf import TerraformBackend, TerraformStack
 from constructs import Construct
 
-from iam_foundry.tfjson import expr, to_terraform
+from iam_foundry.emit.tfjson import expr, to_terraform
 
 from .versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION, TESTED_AWS_PROVIDER_VERSIONS  # noqa: F401
 

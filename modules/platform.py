@@ -14,8 +14,8 @@ from typing import Any, Iterable, Mapping
 
 from constructs import Construct
 
+from iam_foundry.emit.tfjson import expr, hcl_literal, readable_expression, to_terraform
 from iam_foundry.plan import LogicalIds, Plan
-from iam_foundry.tfjson import expr, hcl_literal, readable_expression, to_terraform
 
 from .aws import Ref, StackBlocks
 from .node_role import NodeRole, NodeRoleSettings
@@ -106,8 +106,8 @@ class PlatformIam(Construct):
                  region: str | None = None, outputs: bool = False, **fields: Any):
         super().__init__(scope, construct_id)
         # Imported here: the config and documents modules import this package's siblings (paths.py).
-        from iam_foundry.config import parse_config
-        from iam_foundry.documents import build_documents
+        from iam_foundry.config.model import parse_config
+        from iam_foundry.policy.documents import build_documents
 
         raw = {"localstack": {"enabled": False}, **({"region": region} if region else {}),
                "deployments": [{"name": construct_id, "profile": profile, "addenda": list(addenda), **fields}]}

@@ -4,7 +4,7 @@ The vendors' published statements (sources named per profile; the copies the pro
 from are in the team's shared reference folder), with the Sids this project gives them: for each
 statement the actions it must hold, its exact `Condition` (None = none) and, where the vendor or the
 README scopes them, its exact resources. Resource templates use {acct}, {role}, {instance_profile},
-{bucket}, {secret_scope}, {prefix} (AI Unlimited's cluster_role_prefix) and {zone} (its hosted_zone_id). Used by tests/test_profile_facts.py (synthesized stacks) and the LocalStack cycles.
+{bucket}, {secret_scope}, {prefix} (AI Unlimited's cluster_role_prefix) and {zone} (its hosted_zone_id). Used by tests/profiles/test_facts.py (synthesized stacks) and the LocalStack cycles.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator
 
-from iam_foundry.policy_templates import list_profiles, load_profile
+from iam_foundry.profiles.load import list_profiles, load_profile
 from tests.conftest import TEST_ACCOUNT
 
 # One valid sample per parameter name a built-in profile may require.

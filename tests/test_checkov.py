@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from iam_foundry.config import parse_config
-from iam_foundry.policy_templates import list_profiles, load_profile
+from iam_foundry.config.model import parse_config
+from iam_foundry.ops.synth import synth
+from iam_foundry.profiles.load import list_profiles, load_profile
 from tests.profile_matrix import sample_parameters
-from iam_foundry.synth import synth
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHECKOV = PROJECT / ".venv-checkov" / "bin" / "checkov"

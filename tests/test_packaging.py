@@ -37,7 +37,7 @@ def test_wheel_ships_every_profile_file_and_schema(wheel):
     for path in sorted((PROJECT / "policy_json").rglob("*.json")):
         assert f"iam_foundry/policy_json/{path.relative_to(PROJECT / 'policy_json').as_posix()}" in names
     for path in sorted((PROJECT / "iam_foundry" / "schemas").glob("*.json")):
-        assert f"iam_foundry/schemas/{path.name}" in names
+        assert f"iam_foundry/profiles/schemas/{path.name}" in names
     assert "iam_foundry/terraform/mirror.tfrc" in names
 
 
@@ -50,4 +50,4 @@ def test_wheel_carries_the_constructs_as_iam_foundry_modules_not_modules(wheel):
 
 def test_wheel_has_the_iam_foundry_command(wheel):
     (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
-    assert "iam-foundry = iam_foundry.cli:cli" in wheel.read(entry_points).decode()
+    assert "iam-foundry = iam_foundry.cli.app:cli" in wheel.read(entry_points).decode()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from iam_foundry.cli import cli
+from iam_foundry.cli.app import cli
 
 CONFIG = """
 region = "us-east-1"

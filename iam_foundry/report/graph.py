@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..access.check import PrincipalCheck
-from ..access.escalation import ADMIN, PROBE, Path
+from iam_foundry.access.check import PrincipalCheck
+from iam_foundry.access.escalation import ADMIN, PROBE, Path
 
 ROLE_ACTIONS = ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PassRole", "iam:PutRolePolicy", "iam:AttachRolePolicy",
                 "sts:AssumeRole", "iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",

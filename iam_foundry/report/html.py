@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from .model import Report
-from .svg import render_svg
-from .vendor import VendorDiff
+from iam_foundry.report.model import Report
+from iam_foundry.report.svg import render_svg
+from iam_foundry.report.vendor import VendorDiff
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#212121;max-width:1600px}

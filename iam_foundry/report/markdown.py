@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .graph import Graph
-from .model import Report
-from .vendor import VendorDiff
+from iam_foundry.report.graph import Graph
+from iam_foundry.report.model import Report
+from iam_foundry.report.vendor import VendorDiff
 
 KIND_SHAPES = {"user": ('(["', '"])'), "role": ('["', '"]'), "instance-profile": ('[/"', '"/]'), "service": ('(("', '"))'),
                "pattern": ('{{"', '"}}'), "existing": ('[("', '")]'), "admin": ('{"', '"}')}

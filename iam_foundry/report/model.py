@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..access import actions
-from ..access.check import PrincipalCheck, check_documents, route_text, verdict_text
-from ..access.contracts import ContractResult, contract_results
-from ..access.policy import PolicyDocument
-from ..access.principals import STAND_IN_ACCOUNT, account_of, as_stored, display_path, principal_policies
-from ..config import CUSTOM_PROFILE, Backend, Deployment, FoundryConfig
-from ..documents import DeploymentDocuments, build_documents, lint_findings
-from ..lint import accepted_findings
-from .graph import Graph, build_graph
-from .vendor import VendorDiff, deployment_vendor_diff
+from iam_foundry.access import actions
+from iam_foundry.access.check import PrincipalCheck, check_documents, route_text, verdict_text
+from iam_foundry.access.contracts import ContractResult, contract_results
+from iam_foundry.access.policy import PolicyDocument
+from iam_foundry.access.principals import STAND_IN_ACCOUNT, account_of, as_stored, display_path, principal_policies
+from iam_foundry.config.model import CUSTOM_PROFILE, Backend, Deployment, FoundryConfig
+from iam_foundry.policy.documents import DeploymentDocuments, build_documents, lint_findings
+from iam_foundry.policy.lint import accepted_findings
+from iam_foundry.report.graph import Graph, build_graph
+from iam_foundry.report.vendor import VendorDiff, deployment_vendor_diff
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Tagging", "Permissions management")
 PRINCIPAL_LABELS = {"user": "IAM user", "node_role": "node role"}

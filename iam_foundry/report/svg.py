@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass
 from html import escape
 
-from .graph import Edge, Graph, Node
+from iam_foundry.report.graph import Edge, Graph, Node
 
 COLUMN, ROW, BOX_W, LINE_H, PAD, MARGIN = 400, 80, 200, 15, 10, 40
 LABEL_CHARS = 30

@@ -28,10 +28,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import jsonschema
 
-from ..access import actions
-from ..errors import PolicyError, Problem
-from ..files import read_json
-from ..policy_templates import Profile, load_profile
+from iam_foundry.access import actions
+from iam_foundry.errors import PolicyError, Problem
+from iam_foundry.files import read_json
+from iam_foundry.profiles.load import Profile, load_profile
 
 MAP_FILE = "vendor-map.json"
 
@@ -137,7 +137,7 @@ def _covers(vendor: str, ours: str) -> bool:
     return named != ours and "*" not in vendor and fnmatch.fnmatchcase(vendor, named)
 
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "vendor-map.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "profiles" / "schemas" / "vendor-map.schema.json"
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +153,7 @@ def load_map(profile: Profile) -> VendorMap | None:
     data = read_json(path)
     validator = jsonschema.Draft202012Validator(_schema())
     problems = [Problem(f"{path}: {'/'.join(str(p) for p in error.absolute_path) or '(top)'}", error.message,
-                        "see iam_foundry/schemas/vendor-map.schema.json")
+                        "see iam_foundry/profiles/schemas/vendor-map.schema.json")
                 for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
     if problems:
         raise PolicyError(problems)

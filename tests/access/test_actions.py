@@ -8,9 +8,9 @@ import socket
 import pytest
 
 from iam_foundry.access import actions
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
+from iam_foundry.config.model import parse_config
 from iam_foundry.errors import PolicyError
+from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from iam_foundry.access.check import (RiskAcceptance, builtin_combinations, check_builtin, markdown_table, risk_acceptances)
-from iam_foundry.cli import cli
+from iam_foundry.access.check import RiskAcceptance, builtin_combinations, check_builtin, markdown_table, risk_acceptances
+from iam_foundry.cli.app import cli
 from iam_foundry.errors import PolicyError
-from iam_foundry.policy_templates import POLICY_ROOT, list_profiles, load_profile
+from iam_foundry.profiles.load import POLICY_ROOT, list_profiles, load_profile
 from tests.conftest import TEST_ACCOUNT
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -65,7 +65,8 @@ def test_bad_acceptance_entry_is_a_problem(tmp_path):
 
 
 def test_acceptance_matches_principal_method_and_statements():
-    from iam_foundry.access.escalation import Path as EscalationPath, Step
+    from iam_foundry.access.escalation import Path as EscalationPath
+    from iam_foundry.access.escalation import Step
     from iam_foundry.access.evaluate import StatementRef
 
     path = EscalationPath("PutRolePolicy(self)", "ADMIN", (Step("iam:PutRolePolicy", "arn", (StatementRef("p", "A"),)),), "")
@@ -138,7 +139,7 @@ def test_can_json_with_context_and_addendum_source(tmp_path):
     # The statement that allows it, and the profile boundary's copy of it (the user is bounded by the profile boundary).
     assert data["deciding"] == [{"policy": "nextai-policy", "sid": "OpenPorts", "source": "policy_json/nextai/addenda/open-ports.json"},
                                 {"policy": "nextai-policy-boundary", "sid": "OpenPorts",
-                                 "source": "profile boundary (iam_foundry/documents.py profile_boundary)"}]
+                                 "source": "profile boundary (iam_foundry/policy/documents.py profile_boundary)"}]
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -33,7 +33,7 @@ from iam_foundry.access import actions
 from iam_foundry.access.check import builtin_combinations, builtin_config
 from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, OWN, PROBE, Analysis, Path, PrincipalReport
 from iam_foundry.access.evaluate import Request, evaluate
-from iam_foundry.documents import build_documents
+from iam_foundry.policy.documents import build_documents
 
 
 def _acting(method_actions: list[str]) -> set[str]:

@@ -11,12 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from iam_foundry.access.contracts import (NEVER, REQUIRED, contract_results, evaluate_contract, format_results, load_contract,
-                                          main, parse_contract, summarize)
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents, placeholder_values, profile_boundary
+from iam_foundry.access.contracts import (
+    NEVER,
+    REQUIRED,
+    contract_results,
+    evaluate_contract,
+    format_results,
+    load_contract,
+    main,
+    parse_contract,
+    summarize,
+)
+from iam_foundry.config.model import parse_config
 from iam_foundry.errors import PolicyError
-from iam_foundry.policy_templates import list_profiles, load_profile
+from iam_foundry.policy.documents import build_documents, placeholder_values, profile_boundary
+from iam_foundry.profiles.load import list_profiles, load_profile
 from tests.profile_matrix import choice_config, every_builtin_choice
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -199,7 +208,7 @@ def test_check_command_prints_each_deployments_contract_and_fails_on_a_miss(monk
     from click.testing import CliRunner
 
     from iam_foundry.access import contracts
-    from iam_foundry.cli import cli
+    from iam_foundry.cli.app import cli
 
     config = str(PROJECT / "examples" / "platforms.toml")
     result = CliRunner().invoke(cli, ["--config", config, "check"])

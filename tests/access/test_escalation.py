@@ -8,9 +8,9 @@ import pytest
 
 from iam_foundry.access.check import builtin_config, check_documents
 from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, BOUNDED, CAN_MODIFY_OWN, Analysis, probe_arn
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
-from iam_foundry.policy_templates import load_profile
+from iam_foundry.config.model import parse_config
+from iam_foundry.policy.documents import build_documents
+from iam_foundry.profiles.load import load_profile
 from tests.conftest import TEST_ACCOUNT
 
 
@@ -53,7 +53,7 @@ def test_profiles_with_every_addendum(profile, variant):
 
 
 def test_every_builtin_profile_and_variant_is_in_the_expectations():
-    from iam_foundry.policy_templates import list_profiles
+    from iam_foundry.profiles.load import list_profiles
     assert {(p, v) for p in list_profiles() for v in load_profile(p).variants} == set(EXPECTED)
 
 
@@ -136,7 +136,7 @@ def test_probe_arns_follow_the_action_resource_formats():
 @pytest.fixture(autouse=True)
 def _no_lint(request, monkeypatch):
     if "tmp_path" in request.fixturenames:
-        monkeypatch.setattr("iam_foundry.documents.check_documents", lambda documents: None)
+        monkeypatch.setattr("iam_foundry.policy.documents.check_documents", lambda documents: None)
 
 ROLE = f"arn:aws:iam::{TEST_ACCOUNT}:role"
 USER = f"arn:aws:iam::{TEST_ACCOUNT}:user"
@@ -219,7 +219,7 @@ def test_boundary_removal_counts_only_with_a_boundary(tmp_path):
 
 
 def test_boundary_removal_without_the_guardrail(tmp_path, monkeypatch):
-    monkeypatch.setattr("iam_foundry.documents.guardrail_statements", lambda *args: [])
+    monkeypatch.setattr("iam_foundry.policy.documents.guardrail_statements", lambda *args: [])
     statement = {"Action": "iam:DeleteUserPermissionsBoundary", "Resource": f"{USER}/c-user"}
     report = custom_user(tmp_path, statement, permissions_boundary=f"arn:aws:iam::{TEST_ACCOUNT}:policy/boundary")
     assert report.verdict == CAN_MODIFY_OWN

@@ -13,8 +13,8 @@ from iam_foundry.access.contracts import contract_results, evaluate_contract, lo
 from iam_foundry.access.escalation import ADMIN_EQUIVALENT, BOUNDED, CAN_MODIFY_OWN, Analysis
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.access.principals import boundary_of, principal_policies
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
+from iam_foundry.config.model import parse_config
+from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT
 
 REQUIRING = [(p, v, a) for p, v, a in builtin_combinations() if creates_roles(p, v, a)]
@@ -62,7 +62,7 @@ def custom_user(tmp_path, statement, **fields):
 
 
 def test_profile_boundary_makes_attaching_admin_to_itself_gain_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr("iam_foundry.documents.check_documents", lambda documents: None)  # lint would refuse the policy
+    monkeypatch.setattr("iam_foundry.policy.documents.check_documents", lambda documents: None)  # lint would refuse the policy
     attach = {"Action": ["iam:AttachUserPolicy", "iam:PutUserPolicy"], "Resource": f"arn:aws:iam::{TEST_ACCOUNT}:user/c-user"}
     assert custom_user(tmp_path, attach).verdict == ADMIN_EQUIVALENT
     bounded = custom_user(tmp_path, attach, profile_boundary=True)

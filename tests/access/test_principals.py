@@ -7,10 +7,10 @@ import json
 import pytest
 
 from iam_foundry.access.evaluate import Request, evaluate
-from iam_foundry.access.principals import (STAND_IN_ACCOUNT, managed_policies, principal_arn, principal_policies)
-from iam_foundry.config import parse_config
-from iam_foundry.documents import build_documents
+from iam_foundry.access.principals import STAND_IN_ACCOUNT, managed_policies, principal_arn, principal_policies
+from iam_foundry.config.model import parse_config
 from iam_foundry.errors import PolicyError
+from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT
 
 
@@ -87,7 +87,7 @@ def test_unknown_principal_is_a_problem():
 
 
 @pytest.mark.parametrize("module", ["iam_foundry.access.principals", "iam_foundry.access.evaluate", "iam_foundry.access.escalation",
-                                    "iam_foundry.access.check", "iam_foundry.access.commands"])
+                                    "iam_foundry.access.check", "iam_foundry.cli.access"])
 def test_each_module_imports_first(module):
     """Others import these modules directly (e.g. principals before evaluate): no import cycle."""
     import subprocess

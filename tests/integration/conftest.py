@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from iam_foundry import localstack as ls
-from iam_foundry.config import DEFAULT_LOCALSTACK_ENDPOINT
+from iam_foundry.config.model import DEFAULT_LOCALSTACK_ENDPOINT
+from iam_foundry.ops import localstack as ls
 
 STATE_BUCKET = "iam-foundry-test-state"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iam_foundry.config import parse_config
-from iam_foundry.synth import stack_dir, synth
-from iam_foundry.terraform import Terraform
+from iam_foundry.config.model import parse_config
+from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.terraform import Terraform
 from tests.profile_facts import S, assert_statements
 
 LOCALSTACK_ACCOUNT = "000000000000"

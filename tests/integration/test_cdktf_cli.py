@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from iam_foundry.terraform import terraform_env
+from iam_foundry.ops.terraform import terraform_env
 from tests.integration.conftest import localstack_config, unique_names
 from tests.integration.cycle import absent
 from tests.integration.test_cli_up import toml_dump

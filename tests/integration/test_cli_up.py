@@ -52,8 +52,8 @@ def test_up_prints_outputs_masks_the_secret_and_destroy_cleans_up(localstack_end
     assert [k["AccessKeyId"] for k in keys] == [key_id]
 
     # The secret exists only in state and the sensitive output: scan everything else for it.
-    from iam_foundry.synth import stack_dir
-    from iam_foundry.terraform import Terraform
+    from iam_foundry.ops.synth import stack_dir
+    from iam_foundry.ops.terraform import Terraform
 
     secret = Terraform(stack_dir(tmp_path / "out", "cli")).secret_output("access_key_secret")
     assert secret and len(secret) >= 16
@@ -66,7 +66,7 @@ def test_up_prints_outputs_masks_the_secret_and_destroy_cleans_up(localstack_end
     assert handoff["for the installer"]["Access key id"] == key_id and "secrets" not in handoff
     places = {"up stdout": up.stdout, "up stderr": up.stderr, "output --json": output.stdout,
               "handoff stdout": shown.stdout + shown.stderr, "handoff file": handoff_file.read_text()}
-    for path in list((tmp_path / "out").rglob("*")) + list((project_root / "tests" / "__snapshots__").rglob("*")):
+    for path in list((tmp_path / "out").rglob("*")) + list((project_root / "tests" / "emit" / "__snapshots__").rglob("*")):
         if path.is_file() and path.stat().st_size < 5_000_000:
             places[str(path)] = path.read_bytes().decode("utf-8", "replace")
     leaks = [place for place, text in places.items() if secret in text]

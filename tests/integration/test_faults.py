@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from iam_foundry import localstack as ls
-from iam_foundry.config import parse_config
-from iam_foundry.synth import stack_dir, synth
-from iam_foundry.terraform import Terraform, TerraformError
+from iam_foundry.config.model import parse_config
+from iam_foundry.ops import localstack as ls
+from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.terraform import Terraform, TerraformError
 from tests.integration.conftest import unique_names
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from iam_foundry.config import parse_config
-from iam_foundry.synth import stack_dir, synth
-from iam_foundry.terraform import Terraform
+from iam_foundry.config.model import parse_config
+from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.terraform import Terraform
 from tests.integration.conftest import localstack_config, unique_names
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from iam_foundry.config import parse_config
-from iam_foundry.synth import stack_dir, synth
-from iam_foundry.terraform import Terraform
+from iam_foundry.config.model import parse_config
+from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.terraform import Terraform
 from tests.integration.conftest import localstack_config, unique_names
 from tests.integration.cycle import absent, planned_creates
 

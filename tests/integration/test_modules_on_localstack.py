@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from iam_foundry import __version__
-from iam_foundry.module_export import export_all
-from iam_foundry.terraform import Terraform
+from iam_foundry.emit.module import export_all
+from iam_foundry.ops.terraform import Terraform
 from tests.integration.cycle import Expected, assert_deployed, assert_removed
 from tests.profile_facts import CASES, IGZ_NODE_POLICY, S3_FULL
 

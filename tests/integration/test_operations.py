@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from iam_foundry import localstack as ls
-from iam_foundry.bootstrap import OWNER_TAG, bootstrap_state_bucket
-from iam_foundry.config import parse_config
+from iam_foundry.config.model import parse_config
 from iam_foundry.errors import FoundryError
-from iam_foundry.synth import stack_dir, synth
-from iam_foundry.terraform import StateLockedError, Terraform, TerraformError
+from iam_foundry.ops import localstack as ls
+from iam_foundry.ops.bootstrap import OWNER_TAG, bootstrap_state_bucket
+from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.terraform import StateLockedError, Terraform, TerraformError
 from tests.integration.conftest import localstack_config, unique_names
 from tests.integration.cycle import absent
 
@@ -106,7 +106,7 @@ def test_lock_drift_and_destroy_scope(localstack_endpoint, iam, tmp_path):
 def test_bootstrap_denies_the_state_bucket_to_every_principal_the_config_creates(localstack_endpoint, tmp_path):
     from click.testing import CliRunner
 
-    from iam_foundry.cli import cli
+    from iam_foundry.cli.app import cli
 
     bucket = f"it-deny-{uuid.uuid4().hex[:8]}"
     config = tmp_path / "iam-foundry.toml"

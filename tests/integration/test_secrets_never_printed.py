@@ -37,8 +37,8 @@ def test_no_command_prints_the_access_key_secret(localstack_endpoint, tmp_path, 
 
     cli("up", *handoff)
     cli("-v", "up", *handoff)
-    from iam_foundry.synth import stack_dir
-    from iam_foundry.terraform import Terraform
+    from iam_foundry.ops.synth import stack_dir
+    from iam_foundry.ops.terraform import Terraform
 
     secret = Terraform(stack_dir(tmp_path / "out", "leak")).secret_output("access_key_secret")
     assert secret and len(secret) >= 16

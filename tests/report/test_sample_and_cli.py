@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from iam_foundry.cli import cli
-from iam_foundry.config import load_config
+from iam_foundry.cli.app import cli
+from iam_foundry.cli.report import render_report
+from iam_foundry.config.model import load_config
 from iam_foundry.paths import SOURCE_ROOT
-from iam_foundry.report.commands import render_report
 
 ROOT = SOURCE_ROOT or Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "sample-report.md"

@@ -11,10 +11,17 @@ import pytest
 from click.testing import CliRunner
 
 from iam_foundry.access.check import builtin_combinations
-from iam_foundry.cli import cli
-from iam_foundry.policy_templates import POLICY_ROOT, list_profiles, load_profile
-from iam_foundry.report.vendor import (_ours, _theirs, expand_actions, load_map, normalize_resource, profile_vendor_diff,
-                                       statement_actions)
+from iam_foundry.cli.app import cli
+from iam_foundry.profiles.load import POLICY_ROOT, list_profiles, load_profile
+from iam_foundry.report.vendor import (
+    _ours,
+    _theirs,
+    expand_actions,
+    load_map,
+    normalize_resource,
+    profile_vendor_diff,
+    statement_actions,
+)
 
 COMBINATIONS = list(builtin_combinations())
 REFERENCE = Path("/work/shared/reference")

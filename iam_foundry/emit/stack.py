@@ -1,0 +1,158 @@
+"""The one place that builds CDKTF stacks from a validated config."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from cdktf import App, CloudBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
+from constructs import Construct
+
+from iam_foundry.config.model import Backend, Deployment, FoundryConfig, LocalStack
+from iam_foundry.paths import CONSTRUCTS_PACKAGE
+from iam_foundry.plan import LogicalIds
+from iam_foundry.policy.documents import DeploymentDocuments, build_documents
+
+# The constructs of top-level modules/: `iam_foundry_modules` when installed, `modules` in a bare checkout (see paths.py).
+_aws, _platform = (import_module(f"{CONSTRUCTS_PACKAGE}.{name}") for name in ("aws", "platform"))
+DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.StackBlocks, _aws.aws_provider_blocks
+emit_plan = _platform.emit_plan
+CustomManagedPolicy = import_module(f"{CONSTRUCTS_PACKAGE}.policy").CustomManagedPolicy
+from iam_foundry.emit.tfjson import expr  # noqa: E402 (after the constructs, as before)
+
+# LocalStack's documented dummy credentials; never used against real AWS.
+LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
+LOCALSTACK_SERVICES = ("iam", "sts", "s3")
+
+
+def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"region": region}
+    if localstack.enabled:
+        attributes.update(
+            LOCALSTACK_CREDENTIALS,
+            skip_credentials_validation=True,
+            skip_metadata_api_check=True,
+            skip_requesting_account_id=True,
+            s3_use_path_style=True,
+            # A local emulator that stops answering will not come back within AWS's retry budget:
+            # fail in seconds rather than minutes.
+            max_retries=2,
+            endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
+        )
+    return attributes
+
+
+def credential_attributes(deployment: Deployment, localstack: LocalStack) -> dict[str, Any]:
+    """Per-deployment credentials for the provider (never for the backend: state stays in the central
+    bucket with the backend's own credentials), and the account guard."""
+    attributes: dict[str, Any] = {}
+    if deployment.aws_profile:
+        attributes["profile"] = deployment.aws_profile
+    if deployment.assume_role:
+        role = deployment.assume_role
+        attributes["assume_role"] = [{"role_arn": role.role_arn, "session_name": role.session_name,
+                                      **({"external_id": role.external_id} if role.external_id else {})}]
+    if deployment.account_id:
+        # Wrong credentials fail when the provider starts, before any change.
+        attributes["allowed_account_ids"] = [deployment.account_id]
+        if localstack.enabled:
+            attributes["skip_requesting_account_id"] = False  # the guard needs the caller's account
+    return attributes
+
+
+def cloud_backend(stack: TerraformStack, name: str, backend: Backend) -> None:
+    """HCP Terraform / Terraform Enterprise: a `cloud` block. No credentials here: the workspace's
+    variables (AWS keys, or dynamic provider credentials through an OIDC role) supply them."""
+    workspace_name = backend.workspace_name(name)
+    workspaces = (NamedCloudWorkspace(name=workspace_name, project=backend.project) if workspace_name
+                  else TaggedCloudWorkspaces(tags=list(backend.workspace_tags), project=backend.project))
+    CloudBackend(stack, organization=backend.organization or "", workspaces=workspaces, hostname=backend.hostname)
+
+
+def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:
+    """The backend type and its settings for one stack."""
+    if backend.type == "local":
+        # Terraform runs in cdktf.out/stacks/<name>; keep state beside the project, not in cdktf.out.
+        return "local", {"path": f"../../../{backend.path.strip('/')}/{name}.tfstate"}
+    settings: dict[str, Any] = {
+        "bucket": backend.bucket, "key": backend.state_key(name), "region": backend.region, "encrypt": True,
+        # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
+        "use_lockfile": True,
+    }
+    if backend.dynamodb_table:  # older Terraform: DynamoDB locking (both lock when both are set)
+        settings["dynamodb_table"] = backend.dynamodb_table
+    if localstack.enabled:
+        settings.update(
+            LOCALSTACK_CREDENTIALS,
+            endpoints={service: localstack.endpoint for service in LOCALSTACK_SERVICES},
+            use_path_style=True,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+        )
+    return "s3", settings
+
+
+def adopt_existing(blocks: StackBlocks, deployment: Deployment, account_id: str, policies: list[CustomManagedPolicy]) -> None:
+    """`import` blocks for what the deployment adopts. Attachments are left to Terraform: attaching a
+    policy that is attached already changes nothing. On destroy, an attachment between two things
+    this stack did not create (an adopted principal and an adopted or AWS managed policy) may have
+    existed before, so it is forgotten along with them."""
+    keep = not deployment.destroy_adopted
+    adopted_principals: list[str] = []
+    if "user" in deployment.adopt and "aws_iam_user" in blocks.resource:
+        blocks.adopt("aws_iam_user.user", deployment.user_name, keep)
+        adopted_principals.append(expr("aws_iam_user.user.name"))
+    if "node_role" in deployment.adopt and "aws_iam_role" in blocks.resource:
+        blocks.adopt("aws_iam_role.node_role", deployment.role_name, keep)
+        adopted_principals.append(expr("aws_iam_role.node_role.name"))
+    if "instance_profile" in deployment.adopt and "aws_iam_instance_profile" in blocks.resource:
+        blocks.adopt("aws_iam_instance_profile.instance_profile", deployment.instance_profile_name, keep)
+    ours: set[str] = set()  # policy ARNs this stack creates (not adopted)
+    for policy in policies:
+        for ref in policy.policies:
+            if "policy" in deployment.adopt:
+                name = blocks.resource["aws_iam_policy"][ref.address.split(".")[1]]["name"]
+                # description forces replacement in the provider: an adopted policy keeps its own.
+                blocks.adopt(ref.address, f"arn:{deployment.partition}:iam::{account_id}:policy{deployment.path}{name}", keep,
+                             {"ignore_changes": ["description"]})
+            else:
+                ours.add(ref.attr("arn"))
+    if keep:
+        for kind, principal_key in (("aws_iam_user_policy_attachment", "user"), ("aws_iam_role_policy_attachment", "role")):
+            for logical_id, block in blocks.resource.get(kind, {}).items():
+                if block[principal_key] in adopted_principals and block["policy_arn"] not in ours:
+                    blocks.forget_on_destroy.append(f"{kind}.{logical_id}")
+
+
+class DeploymentStack(TerraformStack):
+    """One deployment = one stack = one state file; its resources are emitted from the deployment's plan."""
+
+    def __init__(self, scope: Construct, documents: DeploymentDocuments, config: FoundryConfig):
+        deployment = documents.deployment
+        super().__init__(scope, deployment.name)
+        self.terraform_blocks = blocks = StackBlocks()
+        required, blocks.provider = aws_provider_blocks(
+            {**provider_attributes(deployment.region, config.localstack), **credential_attributes(deployment, config.localstack)})
+        if config.backend.type == "cloud":
+            cloud_backend(self, deployment.name, config.backend)
+            blocks.terraform = required
+        else:
+            backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
+            DeclaredBackend(self, backend_type)
+            blocks.terraform = {**required, "backend": {backend_type: backend}}
+        # Attachments were once numbered (user_policy_0, ...): moved blocks keep their state.
+        emitted = emit_plan(self, documents.plan, deployment, documents.tags, LogicalIds(), moved_from_indexes=True)
+        if deployment.adopt:
+            adopt_existing(blocks, deployment, documents.plan.account_id, list(emitted.policies.values()))
+        blocks.write_to(self, deployment.name)
+
+
+def build_app(config: FoundryConfig, outdir: str, stacks: list[str] | None = None) -> App:
+    """Render every deployment first (all errors before any output), then build the stacks."""
+    chosen = [config.deployment(name) for name in stacks] if stacks else list(config.deployments)
+    documents = [build_documents(deployment) for deployment in chosen]
+    app = App(outdir=outdir)
+    for docs in documents:
+        DeploymentStack(app, docs, config)
+    return app
