@@ -65,7 +65,7 @@ def test_dot_in_the_project_is_refused(tmp_path):
     result = subprocess.run([sys.executable, "-m", "iam_foundry", "--config", str(config), "--outdir", ".", "synth"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "the project folder" in result.stderr and "Traceback" not in result.stderr
-    assert (PROJECT_ROOT / "iam_foundry" / "synth.py").is_file()
+    assert (PROJECT_ROOT / "iam_foundry" / "ops" / "synth.py").is_file()
 
 
 def test_missing_empty_and_previous_output_are_fine(tmp_path):
