@@ -36,8 +36,12 @@ def test_wheel_ships_every_profile_file_and_schema(wheel):
     names = set(wheel.namelist())
     for path in sorted((PROJECT / "policy_json").rglob("*.json")):
         assert f"iam_foundry/policy_json/{path.relative_to(PROJECT / 'policy_json').as_posix()}" in names
-    for path in sorted((PROJECT / "iam_foundry" / "schemas").glob("*.json")):
+    schemas = sorted((PROJECT / "iam_foundry" / "profiles" / "schemas").glob("*.json"))
+    assert schemas, "no schema found: the test would check nothing"
+    for path in schemas:
         assert f"iam_foundry/profiles/schemas/{path.name}" in names
+    for package in ("config", "profiles", "policy", "emit", "ops", "cli", "access", "report"):
+        assert f"iam_foundry/{package}/__init__.py" in names
     assert "iam_foundry/terraform/mirror.tfrc" in names
 
 
