@@ -32,7 +32,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 from proctree import METHOD, CommandFailed, Run, measure  # bench/ is sys.path[0] when run as a script
 
-from iam_foundry import localstack  # light: neither imports cdktf
+from iam_foundry.ops import localstack  # light: neither imports cdktf
 from iam_foundry.ops.terraform import terraform_env
 
 PYTHON = sys.executable

@@ -17,7 +17,7 @@ from iam_foundry import __version__
 from iam_foundry.config.model import CUSTOM_PROFILE, Deployment, FoundryConfig, load_config
 from iam_foundry.errors import FoundryError, Problem
 from iam_foundry.ops import localstack as ls
-from iam_foundry.ops.adopt import check_clashes, forget_adopted
+from iam_foundry.ops.adopt import check_clashes, clash_check_skipped, forget_adopted
 from iam_foundry.ops.handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from iam_foundry.ops.runner import default_parallelism, ensure_init, failure_summary, print_failure_details, run_stacks
 from iam_foundry.ops.synth import stack_dir, synth
@@ -82,16 +82,17 @@ class FoundryGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FoundryError as err:
-            console.print("[bold red]iam-foundry: failed[/bold red]")
+            code = getattr(err, "exit_code", 1)  # InterruptedRun: 130, as for any Ctrl-C'd command
+            console.print(f"[bold red]iam-foundry: {'interrupted' if code == 130 else 'failed'}[/bold red]")
             for problem in err.problems:
                 # One line per problem, never wrapped, so it can be read and copied whole.
                 console.print(f"  [red]-[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
-            sys.exit(1)
+            sys.exit(code)
 
 
 parallelism_option = click.option(
     "--parallelism", "-p", type=click.IntRange(1, 64), default=None, metavar="N",
-    help=f"Stacks worked on at once (default: twice the CPUs, at most 8; here {default_parallelism()}).")
+    help=f"Stacks worked on at once (default: CPUs + 1, fewer if memory is short, at most 8; here {default_parallelism()}).")
 stack_option = click.option("--stack", "-s", "stacks", multiple=True, metavar="NAME",
                             help="Deployment (stack) to act on; repeat for several. Default: all in the config.")
 
@@ -322,19 +323,24 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     _prepare_target(obj)
     if not obj.config.localstack.enabled and obj.config.backend.type == "s3":
         _check_state_bucket(obj.config)
+    skipped = clash_check_skipped(obj.config)
+    if skipped:
+        console.print(f"Note: {skipped}", highlight=False)
     try:
         _synth(obj, names)
 
         def apply(stack: str, report: Any) -> dict[str, Any]:
             terraform = _initialised(obj, stack, report)
-            report("looking for existing resources")
-            check_clashes(obj.config, obj.config.deployment(stack), terraform)
+            if not skipped:
+                report("looking for existing resources")
+                check_clashes(obj.config, obj.config.deployment(stack), terraform)
             report("terraform apply")
             terraform.apply()
             report("reading outputs")
             return terraform.outputs()
 
-        results = run_stacks(names, apply, parallelism or default_parallelism(), console, done_label="applied")
+        results = run_stacks(names, apply, parallelism or default_parallelism(), console, done_label="applied",
+                             command="up")
         applied = [stack for stack, result in results.items() if result.ok]
         for stack in applied:
             _print_outputs(stack, results[stack].value or {})
@@ -362,7 +368,8 @@ def plan(obj: Context, stacks: tuple[str, ...], parallelism: int | None) -> None
         report("terraform plan")
         return terraform.plan_with_output()[1]  # the wrapper: no waiting on a held lock
 
-    results = run_stacks(names, plan_one, parallelism or default_parallelism(), console, done_label="planned")
+    results = run_stacks(names, plan_one, parallelism or default_parallelism(), console, done_label="planned",
+                         command="plan")
     for stack, result in results.items():  # whole plans, one after another, never interleaved
         if result.ok:
             out.print(f"[bold]{stack}[/bold]")
@@ -392,7 +399,8 @@ def destroy(obj: Context, stacks: tuple[str, ...], yes: bool, parallelism: int |
         report("terraform destroy")
         terraform.destroy()
 
-    results = run_stacks(names, destroy_one, parallelism or default_parallelism(), console, done_label="destroyed")
+    results = run_stacks(names, destroy_one, parallelism or default_parallelism(), console, done_label="destroyed",
+                         command="destroy --yes")
     _raise_failures(results, "destroy")
 
 

@@ -102,13 +102,26 @@ def _exists(iam: Any, planned: Planned, account: str, partition: str) -> bool:
         raise
 
 
-def check_clashes(config: FoundryConfig, deployment: Deployment, terraform: Terraform) -> None:
-    """Raise one problem per resource the stack would create that exists already (and is not adopted)."""
+def clash_check_skipped(config: FoundryConfig) -> str | None:
+    """Why check_clashes cannot run for this config (None: it runs), said once per command."""
     if config.backend.type == "cloud":
-        return  # runs happen remotely with the workspace's credentials; none here to look with
+        return ("not looking for existing IAM resources before apply: with the Terraform Cloud backend the "
+                "apply runs in the workspace, with the AWS credentials set there (workspace variables or dynamic "
+                "provider credentials), which this machine does not have; a resource that exists already "
+                "fails that apply with EntityAlreadyExists (add it to the deployment's adopt list)")
+    return None
+
+
+def check_clashes(config: FoundryConfig, deployment: Deployment, terraform: Terraform) -> None:
+    """Raise one problem per resource the stack would create that exists already (and is not adopted).
+
+    Asks IAM first and reads the state (one more terraform process) only when something exists:
+    before the first apply nothing does, and a resource in the stack's state is not a clash."""
+    if clash_check_skipped(config):
+        return
     from botocore.exceptions import BotoCoreError, ClientError
 
-    planned = to_create(synthesized(terraform.workdir), state_addresses(terraform))
+    planned = to_create(synthesized(terraform.workdir), set())
     if not planned:
         return
     try:
@@ -118,6 +131,9 @@ def check_clashes(config: FoundryConfig, deployment: Deployment, terraform: Terr
     except (BotoCoreError, ClientError) as err:
         raise FoundryError(Problem(f"stack '{deployment.name}'", f"could not look for existing IAM resources: {err}",
                                    "check the deployment's credentials (aws_profile, assume_role) and retry")) from None
+    if found:
+        in_state = state_addresses(terraform)
+        found = [p for p in found if p.address not in in_state]
     problems = []
     for item in found:
         entry, label, field_name = CREATABLE[item.resource_type]

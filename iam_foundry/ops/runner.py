@@ -12,31 +12,49 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from iam_foundry.errors import FoundryError, Problem
-from iam_foundry.ops.terraform import Terraform, plugin_cache_dir, terraform_env
+from iam_foundry.ops.terraform import RUNNING, Terraform, plugin_cache_dir, terraform_env
 
 T = TypeVar("T")
 INIT_MARKER = "iam-foundry-init.json"  # inside .terraform: moves with it between synths
 MAX_DEFAULT_PARALLELISM = 8
+STACK_MEMORY_MIB = 900  # one running stack: terraform + its AWS provider (measured peak ~800 MiB)
 
 
-def default_parallelism() -> int:
-    """Terraform runs wait on the network much of the time, so twice the CPUs keeps them busy without
-    thrashing; capped because each run holds a provider process of a few hundred MB."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(MAX_DEFAULT_PARALLELISM, 2 * cpus))
+def available_memory_mib() -> int | None:
+    """MemAvailable from /proc/meminfo (None where there is none)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_parallelism(cpus: int | None = None, memory_mib: int | None = None) -> int:
+    """A stack's run is CPU-bound (each provider start spends seconds building its schema), so more
+    stacks at once than CPUs + 1 only share the same cores; and each one holds ~STACK_MEMORY_MIB, so
+    no more than the available memory holds. Arguments: for tests (default: this machine's)."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if memory_mib is None:
+        memory_mib = available_memory_mib()
+    by_memory = MAX_DEFAULT_PARALLELISM if memory_mib is None else memory_mib // STACK_MEMORY_MIB
+    return max(1, min(MAX_DEFAULT_PARALLELISM, cpus + 1, by_memory))
 
 
 # --- init once per stack ----------------------------------------------------------------------------
@@ -103,10 +121,38 @@ class StackResult(Generic[T]):
     value: T | None = None
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    state: str = "waiting"  # waiting -> running -> done; "interrupted" / "not started" after Ctrl-C
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class InterruptedRun(FoundryError):
+    """Ctrl-C: running stacks were stopped gracefully (locks released), waiting ones never started."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report it
+
+    def __init__(self, results: dict[str, "StackResult[Any]"], command: str, killed: bool):
+        self.results = results
+        stopped = [r.name for r in results.values() if r.state == "interrupted"]
+        waiting = [r.name for r in results.values() if r.state == "not started"]
+        done = [r.name for r in results.values() if r.state == "done" and r.ok]
+        again = stopped + waiting + [r.name for r in results.values() if r.state == "done" and not r.ok]
+        problems = []
+        if stopped:
+            problems.append(Problem("interrupted", f"stopped while running: {', '.join(stopped)}",
+                                    "their state is saved as far as they got" + (
+                                        "; they were killed, so a state lock may be left: the next run names it and "
+                                        "the `terraform force-unlock` to run" if killed else " and their locks released")))
+        if waiting:
+            problems.append(Problem("interrupted", f"never started: {', '.join(waiting)}"))
+        if done:
+            problems.append(Problem("interrupted", f"finished before the interrupt: {', '.join(done)}"))
+        if again:
+            problems.append(Problem("summary", f"{len(again)} of {len(results)} stacks to redo",
+                                    f"to continue, run `iam-foundry {command} -s {' -s '.join(again)}`"))
+        super().__init__(problems)
 
 
 @dataclass
@@ -166,16 +212,50 @@ class Progress:
 StackAction = Callable[[str, Callable[[str], None]], T]
 
 
+@contextmanager
+def _ctrl_c(on_first: Callable[[], None], on_second: Callable[[], None]) -> Iterator[None]:
+    """While stacks run: the first SIGINT calls on_first, any later one on_second (instead of
+    KeyboardInterrupt, which would leave the worker threads and their terraform behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (e.g. a test's worker)
+        return
+    count = 0
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal count
+        count += 1
+        (on_first if count == 1 else on_second)()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_stacks(names: list[str], action: StackAction[T], parallelism: int, console: Console,
-               live: bool | None = None, done_label: str = "done", show: bool = True) -> dict[str, StackResult[T]]:
+               live: bool | None = None, done_label: str = "done", show: bool = True,
+               command: str | None = None) -> dict[str, StackResult[T]]:
     """Run `action(stack, report)` for every stack, at most `parallelism` at once; `report(text)` sets
     the stack's status line (`show=False`: no progress display, for quick reads). Returns every
-    stack's result (in `names` order); never raises for a stack's failure."""
+    stack's result (in `names` order); never raises for a stack's failure.
+
+    Ctrl-C: each running terraform gets one SIGINT and stops gracefully (releasing its state lock),
+    waiting stacks are not started; once all have stopped, InterruptedRun says which stacks to re-run
+    with `iam-foundry <command>`. A second Ctrl-C kills the running terraform processes."""
     results: dict[str, StackResult[T]] = {name: StackResult(name) for name in names}
+    killed = False
+    RUNNING.reset()
     with Progress(names, console, live, show) as progress:
         def one(name: str) -> None:
             start = time.monotonic()
             result = results[name]
+            if RUNNING.interrupted.is_set():
+                result.state = "not started"
+                result.problems = [Problem(f"stack '{name}'", "not started: the run was interrupted")]
+                progress.update(name, "not started (interrupted)", "yellow")
+                return
+            result.state = "running"
             try:
                 result.value = action(name, lambda text: progress.update(name, text))
             except FoundryError as err:
@@ -183,15 +263,33 @@ def run_stacks(names: list[str], action: StackAction[T], parallelism: int, conso
             except Exception as err:  # noqa: BLE001 - one stack's bug must not hide the others' results
                 result.problems = [Problem(f"stack '{name}'", f"{type(err).__name__}: {err}")]
             result.seconds = time.monotonic() - start
-            if result.ok:
+            # An action that was running at the interrupt: its failure is the interrupt's doing.
+            result.state = "interrupted" if RUNNING.interrupted.is_set() and result.problems else "done"
+            if result.state == "interrupted":
+                progress.update(name, "interrupted", "yellow")
+            elif result.ok:
                 progress.update(name, done_label, "green")
             else:
                 progress.update(name, f"failed: {_headline(result.problems[0])}", "red")
 
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(names) or 1)),
-                                thread_name_prefix="stack") as pool:
-            for future in [pool.submit(one, name) for name in names]:
+        def first() -> None:
+            count = RUNNING.interrupt()
+            console.print(f"Interrupted: stopping {count} running terraform (each releases its state lock); "
+                          "press Ctrl-C again to kill them", highlight=False)
+
+        def second() -> None:
+            nonlocal killed
+            killed = True
+            RUNNING.kill()
+            console.print("Killing the running terraform processes", highlight=False)
+
+        with _ctrl_c(first, second), ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(names) or 1)),
+                                                         thread_name_prefix="stack") as pool:
+            futures = [pool.submit(one, name) for name in names]
+            for future in futures:
                 future.result()
+    if RUNNING.interrupted.is_set() and command is not None:
+        raise InterruptedRun(results, command, killed)
     return results
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from iam_foundry.ops.adopt import to_create
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iam_foundry.config.model import parse_config
+from iam_foundry.errors import FoundryError
+from iam_foundry.ops import adopt
+from iam_foundry.ops.adopt import check_clashes, clash_check_skipped, to_create
+from iam_foundry.ops.synth import synth
 from tests.conftest import TEST_ACCOUNT, make_config, synth_raw
 
 
@@ -52,3 +62,95 @@ def test_clash_candidates_are_creations_not_imported_and_not_in_state(synth_stac
     assert planned == {"aws_iam_instance_profile.instance_profile": "nextai-role", "aws_iam_policy.policy": "nextai-policy",
                        "aws_iam_policy.boundary": "nextai-policy-boundary"}
     assert to_create(stack, in_state=set(planned) | {"aws_iam_user.user"}) == []
+
+
+# --- check_clashes: IAM first, the state (one more terraform process) only when something exists ------
+
+class FakeIam:
+    """get_* of the IAM names in `existing` succeed; any other raises NoSuchEntity, as IAM does."""
+
+    def __init__(self, existing: set[str]):
+        self.existing = existing
+        self.asked: list[str] = []
+
+    def _get(self, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.asked.append(name)
+        if name not in self.existing:
+            raise ClientError({"Error": {"Code": "NoSuchEntity", "Message": name}}, "Get")
+        return {}
+
+    def get_role(self, RoleName: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument names
+        return self._get(RoleName)
+
+    def get_user(self, UserName: str) -> dict[str, Any]:  # noqa: N803
+        return self._get(UserName)
+
+    def get_instance_profile(self, InstanceProfileName: str) -> dict[str, Any]:  # noqa: N803
+        return self._get(InstanceProfileName)
+
+    def get_policy(self, PolicyArn: str) -> dict[str, Any]:  # noqa: N803
+        return self._get(PolicyArn.rsplit("/", 1)[1])
+
+
+@dataclass
+class StackFolder:
+    workdir: Path
+
+
+def clash_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: set[str], in_state: set[str]
+                ) -> tuple[Any, StackFolder, FakeIam, list[int]]:
+    raw = make_config()
+    config = parse_config(raw)
+    synth(config, tmp_path / "out")
+    iam = FakeIam(existing)
+    state_reads: list[int] = []
+
+    def fake_state(terraform: Any) -> set[str]:
+        state_reads.append(1)
+        return in_state
+
+    monkeypatch.setattr(adopt, "iam_client", lambda config, deployment: (iam, None))
+    monkeypatch.setattr(adopt, "state_addresses", fake_state)
+    return config, StackFolder(tmp_path / "out" / "stacks" / "nextai"), iam, state_reads
+
+
+def test_first_apply_asks_iam_and_never_reads_the_state(tmp_path, monkeypatch):
+    config, folder, iam, state_reads = clash_setup(tmp_path, monkeypatch, existing=set(), in_state=set())
+    check_clashes(config, config.deployments[0], folder)  # type: ignore[arg-type]
+    planned = {p.name for p in to_create(adopt.synthesized(folder.workdir), set())}
+    assert set(iam.asked) == planned and planned  # every creation looked up
+    assert state_reads == []  # nothing exists: no terraform process for the state
+
+
+def test_an_existing_resource_in_the_stacks_state_is_not_a_clash_but_one_outside_it_is(tmp_path, monkeypatch):
+    for in_state_count in (None, 1):  # every existing one in state, then all but one
+        config, folder, iam, state_reads = clash_setup(tmp_path / str(in_state_count), monkeypatch, set(), set())
+        stack = adopt.synthesized(folder.workdir)
+        planned = to_create(stack, set())
+        iam.existing = {p.name for p in planned}
+        in_state = {p.address for p in planned}
+        outside = None
+        if in_state_count:
+            outside = planned[0]
+            in_state.discard(outside.address)
+        monkeypatch.setattr(adopt, "state_addresses", lambda terraform, found=in_state: state_reads.append(1) or found)
+        if outside is None:
+            check_clashes(config, config.deployments[0], folder)  # type: ignore[arg-type]
+        else:
+            with pytest.raises(FoundryError) as err:
+                check_clashes(config, config.deployments[0], folder)  # type: ignore[arg-type]
+            assert len(err.value.problems) == 1 and f"'{outside.name}' already exists" in err.value.problems[0].message
+        assert state_reads == [1]  # read once, because something exists
+
+
+def test_terraform_cloud_skips_the_check_and_says_why(tmp_path, monkeypatch):
+    raw = make_config()
+    raw["backend"] = {"type": "cloud", "organization": "acme", "workspace": "iam"}
+    config = parse_config(raw)
+    reason = clash_check_skipped(config)
+    assert reason and "workspace" in reason and "credentials" in reason and "adopt" in reason
+    monkeypatch.setattr(adopt, "iam_client", lambda *a: pytest.fail("no IAM lookups with the cloud backend"))
+    check_clashes(config, config.deployments[0], StackFolder(tmp_path))  # type: ignore[arg-type]
+    assert clash_check_skipped(parse_config(make_config())) is None

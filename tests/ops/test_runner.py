@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import threading
@@ -91,6 +92,24 @@ def test_default_parallelism_is_bounded():
     assert 1 <= runner.default_parallelism() <= runner.MAX_DEFAULT_PARALLELISM
 
 
+@pytest.mark.parametrize("cpus, memory_mib, expected", [
+    (2, 64_000, 3),   # CPU-bound: CPUs + 1
+    (16, 64_000, 8),  # capped
+    (2, 1_000, 1),    # one stack's worth of memory: one at a time
+    (8, 4_000, 4),    # memory decides: 4000 MiB // 900
+    (1, None, 2),     # no /proc/meminfo: CPUs alone
+])
+def test_default_parallelism_follows_cpus_and_available_memory(cpus, memory_mib, expected, monkeypatch):
+    if memory_mib is None:
+        monkeypatch.setattr(runner, "available_memory_mib", lambda: None)
+    assert runner.default_parallelism(cpus, memory_mib) == expected
+
+
+def test_available_memory_is_read_from_proc():
+    memory = runner.available_memory_mib()
+    assert memory is None or memory > 0
+
+
 @dataclass
 class FakeTerraform:
     workdir: Path
@@ -149,6 +168,78 @@ def test_without_a_mirror_stacks_share_one_plugin_cache(monkeypatch, tmp_path):
     user_config = tmp_path / "user.tfrc"
     user_config.write_text('plugin_cache_dir = "/theirs"\n')
     assert "TF_PLUGIN_CACHE_DIR" not in terraform.terraform_env({"TF_CLI_CONFIG_FILE": str(user_config)})
+
+
+@pytest.mark.parametrize("where", ["TF_CLI_CONFIG_FILE", "HOME"])
+def test_a_users_cli_config_plugin_cache_is_parsed_kept_and_locked(where, monkeypatch, tmp_path):
+    """plugin_cache_dir from the user's CLI config (HCL, $VARS expanded, as Terraform reads it), from
+    TF_CLI_CONFIG_FILE or ~/.terraformrc: kept (no cache of ours on top), and inits take turns on it."""
+    monkeypatch.setattr(terraform, "MIRROR_DIR", tmp_path / "no-mirror")
+    monkeypatch.setattr(terraform, "DEFAULT_PLUGIN_CACHE", tmp_path / "ours")
+    rc = tmp_path / ("user.tfrc" if where == "TF_CLI_CONFIG_FILE" else ".terraformrc")
+    # A comment naming the setting must not count; the real setting uses ${VAR} expansion.
+    rc.write_text('# plugin_cache_dir = "/commented/out"\nplugin_cache_dir = "${CACHE_ROOT}/plugins"\n'
+                  'provider_installation {\n  direct {}\n}\n')
+    base = {"CACHE_ROOT": str(tmp_path / "theirs"), "HOME": str(tmp_path)}
+    if where == "TF_CLI_CONFIG_FILE":
+        base = {**base, "HOME": str(tmp_path / "nohome"), "TF_CLI_CONFIG_FILE": str(rc)}
+    env = terraform.terraform_env(base)
+    assert "TF_PLUGIN_CACHE_DIR" not in env
+    assert terraform.plugin_cache_dir(env) == tmp_path / "theirs" / "plugins"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+    if where == "HOME":
+        monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    with runner._plugin_cache_lock():
+        assert (tmp_path / "theirs" / "plugins" / ".iam-foundry.lock").is_file()
+        other = open(tmp_path / "theirs" / "plugins" / ".iam-foundry.lock", "w")
+        with pytest.raises(BlockingIOError):  # a second init (thread or process) waits its turn
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        other.close()
+
+
+def test_a_cli_config_without_a_cache_or_unparsable_sets_none(tmp_path):
+    rc = tmp_path / "user.tfrc"
+    for text in ('provider_installation {\n  direct {}\n}\n', "plugin_cache_dir = = broken {"):
+        rc.write_text(text)
+        assert terraform.cli_config_plugin_cache({"TF_CLI_CONFIG_FILE": str(rc)}) is None
+    assert terraform.cli_config_plugin_cache({"TF_CLI_CONFIG_FILE": str(tmp_path / "missing")}) is None
+
+
+def test_go_gc_setting_reaches_terraform_and_a_users_own_wins():
+    assert terraform.terraform_env({})["GOGC"] == terraform.GO_GC_PERCENT
+    assert terraform.terraform_env({"GOGC": "100"})["GOGC"] == "100"
+
+
+def fake_terraform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
+    """A `terraform` first on PATH that logs its arguments (one line per run) and runs `script`."""
+    fake = tmp_path / "bin" / "terraform"
+    fake.parent.mkdir(exist_ok=True)
+    log = tmp_path / "calls.log"
+    fake.write_text(f'#!/bin/bash\necho "$*" >> {log}\n{script}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    return log
+
+
+@pytest.mark.parametrize("refresh_needed", [False, True])
+def test_destroy_skips_the_refresh_and_refreshes_only_when_that_failed(refresh_needed, tmp_path, monkeypatch):
+    script = 'case "$*" in *-refresh=false*) exit 1;; esac' if refresh_needed else ""
+    log = fake_terraform(tmp_path, monkeypatch, script)
+    terraform.Terraform(tmp_path).destroy()
+    calls = log.read_text().splitlines()
+    assert "-refresh=false" in calls[0]
+    assert len(calls) == (2 if refresh_needed else 1)
+    if refresh_needed:
+        assert calls[1].startswith("destroy") and "-refresh" not in calls[1]
+
+
+def test_destroy_does_not_retry_a_held_lock(tmp_path, monkeypatch):
+    log = fake_terraform(tmp_path, monkeypatch, 'echo "Error: Error acquiring the state lock"; exit 1')
+    with pytest.raises(terraform.StateLockedError):
+        terraform.Terraform(tmp_path).destroy()
+    assert len(log.read_text().splitlines()) == 1
 
 
 def test_state_lock_message_names_the_lock_not_the_s3_request(tmp_path, monkeypatch):
