@@ -20,7 +20,7 @@ from iam_foundry.ops import localstack as ls
 from iam_foundry.ops.adopt import check_clashes, clash_check_skipped, forget_adopted
 from iam_foundry.ops.handoff import SECRET_OUTPUTS, handoff_entry, write_handoff
 from iam_foundry.ops.runner import default_parallelism, ensure_init, failure_summary, print_failure_details, run_stacks
-from iam_foundry.ops.synth import stack_dir, synth
+from iam_foundry.ops.synth import end_jsii, stack_dir, synth
 from iam_foundry.ops.terraform import Terraform
 from iam_foundry.paths import DEFAULT_CONFIG, OUTDIR_NAME, STATE_DIR_NAME, default_outdir, state_dir
 from iam_foundry.policy.documents import build_documents
@@ -205,6 +205,7 @@ def _check_state_bucket(config: FoundryConfig) -> None:
 def _synth(obj: Context, stacks: list[str]) -> None:
     with console.status("Synthesizing"):
         synth(obj.config, obj.outdir, stacks)
+    end_jsii()  # the terraform runs that follow need neither it nor its memory
 
 
 def _initialised(obj: Context, stack: str, report: Any) -> Terraform:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -151,3 +152,24 @@ def synth(config: FoundryConfig, outdir: Path | None = None, stacks: list[str] |
         return names
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def end_jsii() -> bool:
+    """End jsii's node process (cdktf's JavaScript side) when synthesis is over for this process.
+
+    It would otherwise live until exit, holding ~100 MiB beside every terraform the CLI then runs,
+    and a Ctrl-C (sent to the whole foreground process group) would kill it under jsii, which then
+    prints a BrokenPipe traceback at exit. Only for the CLI: no cdktf call works in this process
+    afterwards. Returns True when a process was ended."""
+    if "jsii" not in sys.modules:
+        return False  # the synth cache was fresh: cdktf was never imported
+    try:
+        from jsii._kernel import Kernel
+        from jsii._utils import Singleton
+
+        if Kernel not in Singleton._instances:
+            return False
+        Kernel().provider._process.stop()  # jsii's own shutdown (its atexit hook), done now
+        return True
+    except Exception:  # noqa: BLE001 - jsii internals; at worst the process lives until exit, as before
+        return False

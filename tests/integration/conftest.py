@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -50,3 +52,19 @@ def unique_names(prefix: str) -> dict[str, str]:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+def run_cli(project_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iam_foundry", *args], cwd=project_root, text=True,
+                          capture_output=True, timeout=900)
+
+
+def failing_up(project_root: Path, config: Path, tmp_path: Path, stack: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`up` that must fail cleanly (exit 1, no traceback): the run, and its summary lines naming `stack`."""
+    up = run_cli(project_root, "--config", str(config), "--outdir", str(tmp_path / "out"), "up",
+                 "--handoff-file", str(tmp_path / "h.json"))
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "Traceback" not in up.stderr
+    summary = [line for line in up.stderr.splitlines() if line.strip().startswith(f"- stack '{stack}'")]
+    assert summary, up.stderr
+    return up, summary

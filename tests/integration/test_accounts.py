@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from tests.integration.conftest import STATE_BUCKET, localstack_config, unique_names
+from tests.integration.conftest import STATE_BUCKET, failing_up, localstack_config, unique_names
 from tests.integration.test_cli_up import run_cli
 
 
@@ -82,12 +82,8 @@ def test_wrong_account_fails_before_any_change(localstack_endpoint, tmp_path, pr
     raw = localstack_config(localstack_endpoint, [{"name": "wrong", "profile": "nextai", "account_id": "333333333333", **names}])
     config = tmp_path / "config.toml"
     config.write_text(toml_dump(raw))
-    up = run_cli(project_root, "--config", str(config), "--outdir", str(tmp_path / "out"), "up",
-                 "--handoff-file", str(tmp_path / "h.json"))
-    assert up.returncode == 1, up.stdout + up.stderr
-    assert "Traceback" not in up.stderr
-    summary = [line for line in up.stderr.splitlines() if line.strip().startswith("- stack 'wrong'")]
-    assert summary and "account 000000000000, not the deployment's account_id" in summary[0], up.stderr
+    up, summary = failing_up(project_root, config, tmp_path, "wrong")
+    assert "account 000000000000, not the deployment's account_id" in summary[0], up.stderr
     for account in ("000000000000", "333333333333"):
         assert names["role_name"] not in role_names(localstack_endpoint, account)
         assert names["user_name"] not in user_names(localstack_endpoint, account)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.conftest import failing_up, localstack_config, unique_names
 from tests.integration.test_accounts import toml_dump
 from tests.integration.test_cli_up import run_cli
 
@@ -77,11 +77,7 @@ def test_without_adopt_up_names_the_clash_before_creating_anything(localstack_en
         raw = localstack_config(localstack_endpoint, [{"name": "clash", "profile": "nextai", **names}])
         config = tmp_path / "config.toml"
         config.write_text(toml_dump(raw))
-        up = run_cli(project_root, "--config", str(config), "--outdir", str(tmp_path / "out"), "up",
-                     "--handoff-file", str(tmp_path / "h.json"))
-        assert up.returncode == 1, up.stdout + up.stderr
-        assert "Traceback" not in up.stderr
-        summary = [line for line in up.stderr.splitlines() if line.strip().startswith("- stack 'clash'")]
+        _, summary = failing_up(project_root, config, tmp_path, "clash")
         line = next(line for line in summary if f"IAM role '{names['role_name']}' already exists" in line)
         assert "stack 'clash'" in line and 'add "node_role" to the deployment\'s adopt list' in line
         assert names["user_name"] not in {u["UserName"] for u in iam.list_users()["Users"]}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.integration.conftest import localstack_config, unique_names
+from tests.integration.conftest import localstack_config, run_cli, unique_names  # noqa: F401 - run_cli: imported from here too
 from tests.integration.cycle import absent
 
 pytestmark = pytest.mark.integration
@@ -21,11 +19,6 @@ def toml_dump(raw: dict) -> str:
         lines.append("[[deployments]]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in deployment.items()]
     return "\n".join(lines) + "\n"
-
-
-def run_cli(project_root, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iam_foundry", *args], cwd=project_root, text=True,
-                          capture_output=True, timeout=900)
 
 
 def test_up_prints_outputs_masks_the_secret_and_destroy_cleans_up(localstack_endpoint, iam, tmp_path, project_root):

@@ -101,3 +101,25 @@ def test_staging_left_by_an_interrupted_synth_is_cleaned_up(tmp_path):
     bystander.mkdir()
     assert synth_into(config, outdir).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")) == [".out.livelive", ".out.notes"]
+
+
+def test_end_jsii_ends_cdktfs_node_process_after_synth(tmp_path):
+    """The CLI ends jsii's node process once synthesis is over (up/plan/destroy then only run terraform)."""
+    config = write_toml(tmp_path / "c.toml", GOOD)
+    script = (
+        "import os, subprocess, sys\n"
+        "from iam_foundry.config.model import load_config\n"
+        "from iam_foundry.ops.synth import end_jsii, synth\n"
+        "def children():\n"
+        "    out = subprocess.run(['ps', '--ppid', str(os.getpid()), '-o', 'args='], capture_output=True, text=True).stdout\n"
+        "    return [line for line in out.splitlines() if 'jsii' in line]\n"
+        "assert end_jsii() is False  # nothing synthesized yet: nothing to end\n"
+        f"synth(load_config({str(config)!r}), {str(tmp_path / 'out')!r})\n"
+        "before = children()\n"
+        "ended = end_jsii()\n"
+        "print(len(before), ended, len(children()))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True", "0"]
+    assert "Traceback" not in result.stderr  # jsii's own atexit hook does not run a second time
