@@ -1,3 +1,3 @@
-from iam_foundry.cli.app import cli
+from iam_foundry.cli.app import main
 
-cli(prog_name="iam-foundry")
+main()

@@ -54,4 +54,4 @@ def test_wheel_carries_the_constructs_as_iam_foundry_modules_not_modules(wheel):
 
 def test_wheel_has_the_iam_foundry_command(wheel):
     (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
-    assert "iam-foundry = iam_foundry.cli.app:cli" in wheel.read(entry_points).decode()
+    assert "iam-foundry = iam_foundry.cli.app:main" in wheel.read(entry_points).decode()

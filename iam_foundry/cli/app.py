@@ -75,6 +75,18 @@ class Context:
         return Terraform(stack_dir(self.outdir, stack), echo=echo)
 
 
+# Set by main() (the installed command, `python -m iam_foundry`): this process runs one command and
+# exits, so jsii's node process may be ended after synth. Code calling `cli` in-process (CliRunner
+# tests) may synthesize again later and keeps it.
+_one_command_per_process = False
+
+
+def main() -> None:
+    global _one_command_per_process
+    _one_command_per_process = True
+    cli(prog_name="iam-foundry")
+
+
 class FoundryGroup(click.Group):
     """Turns every FoundryError into one clear message per bad input and exit code 1."""
 
@@ -205,7 +217,8 @@ def _check_state_bucket(config: FoundryConfig) -> None:
 def _synth(obj: Context, stacks: list[str]) -> None:
     with console.status("Synthesizing"):
         synth(obj.config, obj.outdir, stacks)
-    end_jsii()  # the terraform runs that follow need neither it nor its memory
+    if _one_command_per_process:
+        end_jsii()  # the terraform runs that follow need neither it nor its memory
 
 
 def _initialised(obj: Context, stack: str, report: Any) -> Terraform:

@@ -38,6 +38,8 @@ elif args[0] == "plan":
     sys.exit(2 if "-detailed-exitcode" in args else 0)
 elif args[0] == "output":
     print(pathlib.Path(os.environ["FAKE_TF_OUTPUTS"]).read_text())
+elif args[0] in ("version", "-version", "--version"):  # cdktf asks, to validate a cloud block
+    print(json.dumps(dict(terraform_version="1.11.4")) if "-json" in args else "Terraform v1.11.4")
 '''
 
 
@@ -151,3 +153,17 @@ def test_export_module_onto_a_file_is_one_line(tmp_path):
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert result.output.count("\n  - ") == 1 and f"{target}: is a file, not a folder" in result.output
     assert target.read_text() == "keep"
+
+
+def test_up_with_the_cloud_backend_says_once_why_it_does_not_look_for_clashes(fake_terraform, tmp_path):
+    _, outdir, log, _ = fake_terraform
+    # Two deployments (in two accounts, so the default names do not clash): the note comes once, not per stack.
+    second = GOOD.split("[[deployments]]")[1].replace('name = "nextai"', 'name = "second"').replace("123456789012", "210987654321")
+    config = write_toml(tmp_path / "cloud.toml", GOOD + "[[deployments]]" + second
+                        + '[backend]\ntype = "cloud"\norganization = "acme"\nworkspace = "iam-{deployment}"\n')
+    result = run(config, outdir, "up")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("not looking for existing IAM resources before apply") == 1, result.output
+    assert "looking for existing resources" not in result.output.replace("not looking for existing IAM", "")
+    calls = [json.loads(line)[0] for line in log.read_text().splitlines()]
+    assert "state" not in calls and calls.count("apply") == 2
