@@ -96,7 +96,7 @@ def test_default_parallelism_is_bounded():
     (2, 64_000, 3),   # CPU-bound: CPUs + 1
     (16, 64_000, 8),  # capped
     (2, 1_000, 1),    # one stack's worth of memory: one at a time
-    (8, 4_000, 4),    # memory decides: 4000 MiB // 900
+    (8, 4_000, 4),    # memory decides: 4000 MiB // 1000
     (1, None, 2),     # no /proc/meminfo: CPUs alone
 ])
 def test_default_parallelism_follows_cpus_and_available_memory(cpus, memory_mib, expected, monkeypatch):
