@@ -21,7 +21,7 @@ from typing import Any, Callable
 from iam_foundry.errors import ConfigError, FoundryError, Problem
 from iam_foundry.files import read_json, read_text, unbalanced_bracket
 from iam_foundry.paths import DEFAULT_CONFIG, POLICY_ROOT
-from iam_foundry.plan import NAME_KEYS, default_name_template
+from iam_foundry.plan import BOUNDARY_SUFFIX, NAME_KEYS, default_name_template, role_names, role_title
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from iam_foundry.profiles.load import (
     PLACEHOLDER,
@@ -472,6 +472,16 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
+    if profile and variant in profile.variants and all(names.values()):
+        # A variant's own roles (AI Unlimited's engine role) are named from role_name: they must be valid names too.
+        for spec in profile.roles(variant):
+            extra = _own_role_names(profile, variant, {**parameters, **names, "deployment": name})
+            for key in (spec.name_key, spec.instance_profile_key):
+                value = extra.get(key, "")
+                if value and not (IAM_NAME.match(value) and len(value) <= NAME_MAX["role_name"]):
+                    problems.append(Problem(at("role_name"), f"'{value}', the {role_title(key.removesuffix('_name')).lower()} name "
+                                            "the profile derives from it, is not a valid IAM name (64 characters)",
+                                            "shorten role_name (or the names it is built from)"))
     policy_names = d.field(fields["policy_names"], context)
     resolved_policy_names: dict[str, str] = {}
     if profile and variant in profile.variants:
@@ -686,6 +696,15 @@ def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Prob
         keys += [("policy", policy_name) for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
             keys += [("role", deployment.role_name), ("instance profile", deployment.instance_profile_name)]
+            # A variant's own roles (AI Unlimited's engine role), their instance profiles and boundaries.
+            if deployment.profile != CUSTOM_PROFILE:
+                profile = load_profile(deployment.profile)
+                extra = _own_role_names(profile, deployment.variant, {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS},
+                                                                      "deployment": deployment.name})
+                for spec in profile.roles(deployment.variant) if extra else ():
+                    keys += [("role", extra[spec.name_key]), ("instance profile", extra[spec.instance_profile_key])]
+                    if deployment.profile_boundary and not deployment.permissions_boundary:
+                        keys.append(("policy", extra[spec.name_key] + BOUNDARY_SUFFIX))
         clashes: dict[str, list[str]] = {}
         for kind, value in keys:
             key = (kind, value if kind == "stack" else f"{account}/{value}".lower())
@@ -699,6 +718,15 @@ def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Prob
             problems.append(Problem(
                 where, f"{', '.join(names)} also used by {other_where} (account {account})",
                 "give each deployment its own names (names are unique per account)"))
+
+
+def _own_role_names(profile: Profile, variant: str, known: dict[str, str]) -> dict[str, str]:
+    """The names of a variant's own roles (plan.role_names), or none while a value they need is missing
+    (reported elsewhere)."""
+    try:
+        return role_names(profile, variant, known)
+    except FoundryError:
+        return {}
 
 
 def _label(table: dict[str, Any]) -> str:
