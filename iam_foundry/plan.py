@@ -58,10 +58,11 @@ def role_names(profile: Profile, variant: str | None, values: Mapping[str, str])
     """The default names of a variant's own roles ({{<key>_name}}, {{<key>_instance_profile_name}}),
     rendered from their templates in the profile: the one rule config validation and the plan share."""
     names: dict[str, str] = {}
+    meta = profile.root / "profile.json"
     for spec in profile.roles(variant):
         known = {**values, **names}
-        names[spec.name_key] = render(spec.name, known, spec.trust_source)
-        names[spec.instance_profile_key] = render(spec.instance_profile_name, {**known, **names}, spec.trust_source)
+        names[spec.name_key] = render(spec.name, known, meta)
+        names[spec.instance_profile_key] = render(spec.instance_profile_name, {**known, **names}, meta)
     return names
 
 

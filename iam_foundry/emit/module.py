@@ -201,7 +201,7 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
         resources.setdefault(rtype, {})[name] = {k: v for k, v in body.items() if v is not None}
         return f"{rtype}.{name}"
 
-    arns: dict[str, list[str]] = {"user": [], "node_role": [], **{role.key: [] for role in plan.roles}}
+    arns: dict[str, list[str]] = {"user": [], "node_role": [], **{role.key: [] for role in plan.roles}}  # own roles: keyed below
     for policy in plan.policies:
         _check_worst_case([s.body for s in policy.statements], policy.version, f"{where} policy '{policy.id}'")
         count = expr(f"{_condition(policy.when)} ? 1 : 0") if policy.when else None
@@ -258,8 +258,11 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
             "permissions_boundary": role.permissions_boundary, "tags": expr("local.tags")})
         add("aws_iam_instance_profile", role.instance_profile_logical_id, {"name": role.instance_profile_name, "path": expr("var.path"),
                                                                            "role": expr(f"{role_ref}.name"), "tags": expr("local.tags")})
-        for index, arn in enumerate(arns[role.key] + [a.arn for a in plan.attachments if a.principal == role.key]):
-            add("aws_iam_role_policy_attachment", f"{role.logical_id}_policy_{index}", {"role": expr(f"{role_ref}.name"), "policy_arn": arn})
+        # Keyed by policy id (and managed ones by origin), as the stack's NodeRole keys them: engine_role_policy_engine.
+        keyed = {p.id.replace("-", "_"): expr(f"aws_iam_policy.{p.logical_id}.arn") for p in plan.policies if role.key in p.attach_to}
+        keyed |= {a.key: a.arn for a in plan.attachments if a.principal == role.key}
+        for key, arn in keyed.items():
+            add("aws_iam_role_policy_attachment", f"{role.logical_id}_policy_{key}", {"role": expr(f"{role_ref}.name"), "policy_arn": arn})
         if guard_ref:
             add("aws_iam_role_policy_attachment", f"{role.logical_id}_guardrails", {
                 "count": expr(f"length({guard_ref})"), "role": expr(f"{role_ref}.name"), "policy_arn": expr(f"{guard_ref}[0].arn")})
