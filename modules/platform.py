@@ -128,5 +128,6 @@ class PlatformIam(Construct):
         emitted = emit_plan(self, self.plan, self.deployment, documents.tags, self.ids,
                             output_prefix=f"{construct_id}_" if outputs else None)
         self.user, self.role, self.policies = emitted.user, emitted.role, emitted.policies
+        self.roles = emitted.roles  # the variant's own roles (e.g. "engine_role"), NodeRole constructs too
         # As Terraform strings ("${aws_iam_user.ml_user.arn}"), which any cdktf construct takes as a value.
         self.outputs: dict[str, Any] = {name: to_terraform(value) for name, value in emitted.outputs.items()}
