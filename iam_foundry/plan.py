@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from iam_foundry.emit.tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
 from iam_foundry.errors import PolicyError, Problem
-from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile, RoleSpec, render, split_statements
+from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile, render, split_statements
 
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
