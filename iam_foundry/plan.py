@@ -54,15 +54,17 @@ def default_name_template(profile: Profile, key: str) -> str:
     return str(profile.defaults.get(key) or fallback)
 
 
-def role_names(profile: Profile, variant: str | None, values: Mapping[str, str]) -> dict[str, str]:
-    """The default names of a variant's own roles ({{<key>_name}}, {{<key>_instance_profile_name}}),
-    rendered from their templates in the profile: the one rule config validation and the plan share."""
+def role_names(profile: Profile, variant: str | None, values: Mapping[str, str], given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The names of a variant's own roles ({{<key>_name}}, {{<key>_instance_profile_name}}): the names
+    given (config `role_names`), else rendered from the profile's templates. The one rule config
+    validation, bootstrap and the plan share."""
     names: dict[str, str] = {}
+    given = given or {}
     meta = profile.root / "profile.json"
     for spec in profile.roles(variant):
         known = {**values, **names}
-        names[spec.name_key] = render(spec.name, known, meta)
-        names[spec.instance_profile_key] = render(spec.instance_profile_name, {**known, **names}, meta)
+        names[spec.name_key] = given.get(spec.name_key) or render(spec.name, known, meta)
+        names[spec.instance_profile_key] = given.get(spec.instance_profile_key) or render(spec.instance_profile_name, {**known, **names}, meta)
     return names
 
 
@@ -720,7 +722,7 @@ class DeploymentInputs:
             role_name=d.role_name, instance_profile_name=d.instance_profile_name,
             ec2_service_principal=ec2_service_principal(d.partition),
         )
-        values.update(role_names(self.profile, self.variant, values))
+        values.update(role_names(self.profile, self.variant, values, d.role_names))
         return values
 
     def principals(self) -> tuple[bool, bool]:

@@ -45,7 +45,7 @@ def created_principal_arns(config: FoundryConfig) -> list[str]:
             arns.append(f"{prefix}:role{deployment.path}{deployment.role_name}")
             # A variant's own roles (AI Unlimited's engine role) are created with the node role.
             values = {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS}, "deployment": deployment.name}
-            names = role_names(profile, deployment.variant, values)
+            names = role_names(profile, deployment.variant, values, deployment.role_names)
             arns += [f"{prefix}:role{deployment.path}{names[spec.name_key]}" for spec in profile.roles(deployment.variant)]
     return sorted(set(arns))
 
