@@ -225,3 +225,26 @@ def test_the_evaluator_sees_a_drift(tmp_path):
     module["locals"]["user_name"] = '${coalesce(var.user_name, "iam-foundry-user")}'
     evaluate = ModuleEvaluator(module, {"name": deployment.name})
     assert evaluate.reference("local.user_name") != build_documents(deployment).plan.names["user_name"]
+
+
+def test_given_names_of_a_variant_s_own_role_agree(tmp_path_factory):
+    """role_names in the config and the module's <role>_name / <role>_instance_profile_name variables name the same role."""
+    checked = 0
+    for profile, variant, addenda, parameters in MODULE_CHOICES:
+        roles = load_profile(profile).roles(variant)
+        if addenda or not roles:
+            continue
+        given = {r.key: f"given-{r.key}".replace("_", "-") for r in roles} | {f"{r.key}_instance_profile": f"ip-{r.key}".replace("_", "-")
+                                                                              for r in roles}
+        deployment = parse_config(choice_config(profile, variant, [], parameters, role_names=given)).deployments[0]
+        stack_plan = build_documents(deployment).plan
+        module = exported(profile, variant, str(tmp_path_factory.getbasetemp() / "parity-modules"))
+        evaluate = ModuleEvaluator(module, {"name": deployment.name, **parameters,
+                                            **{r.name_key: given[r.key] for r in roles},
+                                            **{r.instance_profile_key: given[f"{r.key}_instance_profile"] for r in roles}})
+        for role in roles:
+            checked += 1
+            for key in (role.name_key, role.instance_profile_key):
+                assert evaluate.reference(f"local.{key}") == stack_plan.names[key]
+            assert stack_plan.names[role.name_key] == given[role.key]
+    assert checked
