@@ -154,3 +154,42 @@ def test_terraform_cloud_skips_the_check_and_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(adopt, "iam_client", lambda *a: pytest.fail("no IAM lookups with the cloud backend"))
     check_clashes(config, config.deployments[0], StackFolder(tmp_path))  # type: ignore[arg-type]
     assert clash_check_skipped(parse_config(make_config())) is None
+
+
+def test_an_existing_engine_role_is_named_with_the_fix_that_applies(tmp_path, monkeypatch):
+    """A variant's own role cannot be adopted: a clash names role_name (its name derives from it), not the adopt list."""
+    import json
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from iam_foundry.config.model import parse_config
+    from iam_foundry.errors import FoundryError
+    from iam_foundry.ops import adopt
+
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "ai", "profile": "ai-unlimited", "variant": "without-iam-role-permissions", "account_id": TEST_ACCOUNT,
+         "parameters": {"cluster_role_prefix": "aiu-cluster-"}}]}
+    config = parse_config(raw)
+    stack = synth_raw(raw, tmp_path / "out")["ai"]
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    (workdir / "cdk.tf.json").write_text(json.dumps(stack))
+    existing = {"ai-unlimited", "ai-unlimited-engine"}  # the server's role and the engine role exist already
+
+    def get_role(RoleName):
+        if RoleName not in existing:
+            raise ClientError({"Error": {"Code": "NoSuchEntity"}}, "GetRole")
+
+    def missing(**_):
+        raise ClientError({"Error": {"Code": "NoSuchEntity"}}, "Get")
+
+    iam = SimpleNamespace(get_role=get_role, get_user=missing, get_instance_profile=missing, get_policy=missing)
+    monkeypatch.setattr(adopt, "state_addresses", lambda terraform: set())
+    monkeypatch.setattr(adopt, "iam_client", lambda config, deployment: (iam, None))
+    with pytest.raises(FoundryError) as err:
+        adopt.check_clashes(config, config.deployments[0], SimpleNamespace(workdir=workdir))
+    fixes = {p.message.split("(")[1].split(")")[0]: p.fix for p in err.value.problems}
+    assert fixes == {
+        "aws_iam_role.node_role": 'add "node_role" to the deployment\'s adopt list to take it over, or choose another role_name',
+        "aws_iam_role.engine_role": "choose another role_name (the name of aws_iam_role.engine_role derives from it), or remove the existing IAM role"}
