@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 from iam_foundry.emit.tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
 from iam_foundry.errors import PolicyError, Problem
-from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile, render, split_statements
+from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile
+from iam_foundry.policy.render import render, split_statements
 
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
@@ -355,7 +356,7 @@ def concrete_boundary_document(deployment_name: str, name: str, arn: str, polici
     would let a principal that can write its own policy use them on every resource. One policy for
     both principals: the user and its node role share the profile, and a role created under
     require_boundary_on_created_roles gets the same one. policies: (policy id, parts) attached."""
-    from iam_foundry.profiles.load import rendered_size
+    from iam_foundry.policy.render import rendered_size
 
     where = f"deployment '{deployment_name}' profile boundary '{name}'"
     if len(name) > POLICY_NAME_MAX:

@@ -106,7 +106,7 @@ class PlatformIam(Construct):
                  region: str | None = None, outputs: bool = False, **fields: Any):
         super().__init__(scope, construct_id)
         # Imported here: the config and documents modules import this package's siblings (paths.py).
-        from iam_foundry.config.model import parse_config
+        from iam_foundry.config.load import parse_config
         from iam_foundry.policy.documents import build_documents
 
         raw = {"localstack": {"enabled": False}, **({"region": region} if region else {}),

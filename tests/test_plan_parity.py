@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit.module import export_module, module_dir_name
 from iam_foundry.emit.tfjson import to_terraform
 from iam_foundry.plan import (

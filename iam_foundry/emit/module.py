@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from iam_foundry import __version__
-from iam_foundry.config.model import DEPLOYMENT_FIELDS
+from iam_foundry.config.fields import DEPLOYMENT_FIELDS
 from iam_foundry.emit.tfjson import TOKEN, expr, expression_of, hcl_literal, measured, readable_expression, to_terraform
 from iam_foundry.errors import FoundryError, PolicyError, Problem
 from iam_foundry.plan import (
@@ -36,7 +36,8 @@ from iam_foundry.plan import (
     resolve,
 )
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, grammar_problems
-from iam_foundry.profiles.load import Profile, load_profile, prefix_parameters
+from iam_foundry.profiles.load import Profile, load_profile
+from iam_foundry.policy.render import prefix_parameters
 from modules.versions import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
 
 NAME_DOCS = {"user_name": "IAM user name", "policy_name": "Custom policy name", "role_name": "Node role name",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iam_foundry.config.model import Deployment, FoundryConfig
+from iam_foundry.config.target import boto_client_args
 from iam_foundry.errors import FoundryError, Problem
 from iam_foundry.ops.terraform import Terraform
 
@@ -65,14 +66,10 @@ def iam_client(config: FoundryConfig, deployment: Deployment) -> Any:
     """boto3 IAM with the same credentials the deployment's provider uses (LocalStack: its test keys)."""
     import boto3
 
-    if config.localstack.enabled:
-        from iam_foundry.ops import localstack as ls
-
-        session = boto3.Session(region_name=deployment.region, **ls.TEST_CREDENTIALS)
-        endpoint: str | None = config.localstack.endpoint
-    else:
-        session = boto3.Session(profile_name=deployment.aws_profile, region_name=deployment.region)
-        endpoint = None
+    target = boto_client_args(config.localstack)  # LocalStack: its endpoint and test keys; AWS: nothing
+    endpoint: str | None = target.pop("endpoint_url", None)
+    session = boto3.Session(region_name=deployment.region, **target) if endpoint else \
+        boto3.Session(profile_name=deployment.aws_profile, region_name=deployment.region)
     if deployment.assume_role:
         role = deployment.assume_role
         credentials = session.client("sts", endpoint_url=endpoint).assume_role(
@@ -104,8 +101,8 @@ def _exists(iam: Any, planned: Planned, account: str, partition: str) -> bool:
 
 def check_clashes(config: FoundryConfig, deployment: Deployment, terraform: Terraform) -> None:
     """Raise one problem per resource the stack would create that exists already (and is not adopted)."""
-    if config.backend.type == "cloud":
-        return  # runs happen remotely with the workspace's credentials; none here to look with
+    if not config.backend.runs_locally:
+        return  # runs happen remotely (cloud) with the workspace's credentials; none here to look with
     from botocore.exceptions import BotoCoreError, ClientError
 
     planned = to_create(synthesized(terraform.workdir), state_addresses(terraform))

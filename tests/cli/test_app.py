@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from iam_foundry.cli.app import cli
-from iam_foundry.config.model import DEFAULT_CONFIG
+from iam_foundry.paths import DEFAULT_CONFIG
 
 
 def write_toml(path: Path, text: str) -> Path:

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from iam_foundry.ops.synth import stack_dir
 from iam_foundry.ops.terraform import Terraform

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit import module as module_export
 from iam_foundry.emit.tfjson import expr, hcl_literal, to_terraform
 from iam_foundry.errors import ConfigError

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError
 from iam_foundry.ops import localstack as ls
 from iam_foundry.ops.bootstrap import OWNER_TAG, bootstrap_state_bucket

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from tests.conftest import TEST_ACCOUNT, make_config
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT, resources, synth_raw

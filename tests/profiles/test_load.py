@@ -4,16 +4,8 @@ import pytest
 
 from iam_foundry.emit.tfjson import expr, to_terraform
 from iam_foundry.errors import PolicyError
-from iam_foundry.profiles.load import (
-    list_profiles,
-    load_profile,
-    load_profile_dir,
-    merge_statements,
-    read_json,
-    render,
-    rendered_size,
-    split_statements,
-)
+from iam_foundry.profiles.load import list_profiles, load_profile, load_profile_dir, read_json
+from iam_foundry.policy.render import merge_statements, render, rendered_size, split_statements
 
 
 def test_builtin_profiles_are_discovered():

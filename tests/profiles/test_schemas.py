@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError, PolicyError
 from iam_foundry.profiles.load import POLICY_ROOT, list_profiles, load_profile_dir
 from iam_foundry.profiles.schema import schema_problems
