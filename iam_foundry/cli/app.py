@@ -463,7 +463,8 @@ def profiles(as_json: bool) -> None:
             out.print(f"  addendum [cyan]{addendum.name}[/cyan]: {addendum.description}", highlight=False)
         for parameter in profile.parameters.values():
             need = "required" if parameter.required else f"optional, default {parameter.default!r}" if parameter.default else "optional"
-            out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}", highlight=False)
+            out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}; e.g. {parameter.example!r}",
+                      highlight=False)
         out.print()
 
 
@@ -472,7 +473,7 @@ def _profile_summary(name: str) -> dict[str, Any]:
     return {"title": profile.title, "description": profile.description, "default_variant": profile.default_variant,
             "variants": dict(profile.variant_descriptions),
             "addenda": {a.name: a.description for a in profile.addenda.values()},
-            "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description}
+            "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description, "example": p.example}
                            for p in profile.parameters.values()}}
 
 

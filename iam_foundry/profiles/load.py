@@ -80,6 +80,7 @@ class ParameterSpec:
     required: bool = False
     pattern: str | None = None
     default: str | None = None
+    example: str = ""  # a valid value (matches pattern): what tests and docs fill the parameter with
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
                                      trust_source=trust_path)
     parameters = {
         key: ParameterSpec(name=key, description=spec["description"], required=spec.get("required", False),
-                           pattern=spec.get("pattern"), default=spec.get("default"))
+                           pattern=spec.get("pattern"), default=spec.get("default"), example=spec.get("example", ""))
         for key, spec in meta.get("parameters", {}).items()
     }
     problems += _cross_references(meta, at, parameters, variants, addenda)
@@ -258,6 +259,15 @@ def _unknown(kind: str, value: str, known: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"no {kind} of that name; known: {known}"
 
 
+def _matches(pattern: str, value: str) -> bool | None:
+    """Whether value matches the whole pattern, as the config checks it; None when the pattern is not
+    a valid regex (the schema reports that)."""
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error:
+        return None
+
+
 def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, ParameterSpec],
                       variants: Mapping[str, tuple[PolicySpec, ...]], addenda: Mapping[str, Addendum]) -> list[Problem]:
     """What a schema cannot see: names in one place that must exist in another."""
@@ -267,6 +277,12 @@ def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, Pa
     if account_parameter and account_parameter not in parameters:
         problems.append(Problem(f"{at}.account_parameter", f"'{account_parameter}' is not a parameter of this profile",
                                 _unknown("parameter", account_parameter, known_parameters)))
+    for key, spec in parameters.items():
+        # The example stands for a real value wherever one is needed (tests, docs): it must be one.
+        for kind, value in (("example", spec.example), ("default", spec.default)):
+            if value is not None and spec.pattern and _matches(spec.pattern, value) is False:
+                problems.append(Problem(f"{at}.parameters.{key}.{kind}", f"'{value}' does not match the parameter's pattern {spec.pattern}",
+                                        f"give a {kind} the config would accept for {key}"))
     for key, rule in meta.get("derived", {}).items():
         if rule["if_set"] not in parameters:
             problems.append(Problem(f"{at}.derived.{key}.if_set", f"'{rule['if_set']}' is not a parameter of this profile",

@@ -8,6 +8,7 @@ import pytest
 from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from tests.conftest import TEST_ACCOUNT, make_config
+from tests.profile_matrix import sample_parameters
 
 
 def test_plaintext_secret_on_real_aws_needs_explicit_consent():
@@ -30,7 +31,7 @@ def test_every_created_principal_is_denied_the_state_bucket():
 
     raw = make_config(path="/ml/")
     raw["deployments"] += [
-        {"name": "ai", "profile": "ai-unlimited", "role_name": "ai-role", "parameters": {"cluster_role_prefix": "ai-cluster-"}},  # no account id: any account
+        {"name": "ai", "profile": "ai-unlimited", "role_name": "ai-role", "parameters": sample_parameters("ai-unlimited", [])},  # no account id: any account
         {"name": "bob", "profile": "nextai", "user_name": "bob", "policy_name": "bob-policy", "create_node_role": False, "account_id": TEST_ACCOUNT},
     ]
     arns = created_principal_arns(parse_config(raw))
