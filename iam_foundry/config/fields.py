@@ -208,6 +208,20 @@ LOCALSTACK_FIELDS: dict[str, Field] = declared(
           "LocalStack's URL (scheme, host, port; no path); `iam-foundry up` starts one there unless one answers", _endpoint),
 )
 
+def _lint_rule(value: str, ctx: Any = None) -> str | None:
+    from iam_foundry.policy.lint import RULES  # the lint layer's rule table
+
+    return None if value in RULES else f"rule {value!r} is not one of {sorted(RULES)}"
+
+
+# One entry of a deployment's lint_accepted list.
+LINT_ACCEPTANCE_FIELDS: dict[str, Field] = declared(
+    Field("rule", str, None, "required", "the lint rule of the finding (`LP001`, ...: see \"Policy safety\")", _lint_rule, required=True),
+    Field("sid", str, None, "required", "the Sid of the statement it is about", lambda v, ctx: None if v else "no sid", required=True),
+    Field("reason", str, None, "required", "why it is acceptable (an accepted finding must say why)",
+          lambda v, ctx: None if v.strip() else "no reason (an accepted finding must say why it is acceptable)", required=True),
+)
+
 ASSUME_ROLE_FIELDS: dict[str, Field] = declared(
     Field("role_arn", str, "", "required", "the role to assume: `arn:aws:iam::<account>:role/<name>`, in the region's partition",
           _match(ROLE_ARN, "not an IAM role ARN | use arn:aws:iam::<12-digit account>:role/<name>"), required=True),
@@ -287,5 +301,6 @@ DEPLOYMENT_FIELDS: dict[str, Field] = declared(
     Field("adopt", list, [], "`[]`", "existing resources to take over instead of create: any of `\"node_role\"`, `\"instance_profile\"`, `\"user\"`, `\"policy\"`"),
     Field("destroy_adopted", bool, False, "`false`", "`destroy` also deletes adopted resources (default: they are left in place)"),
     Field("lint_accepted", list, [], "`[]`", "lint findings this deployment accepts: `[{ rule = \"LP003\", sid = \"PassNodeRole\", reason = \"...\" }]`; "
-          "the reason is required, an entry matching no finding is an error (the way to accept a finding in a `custom` profile)"),
+          "the reason is required, an entry matching no finding is an error (the way to accept a finding in a `custom` profile)",
+          fields=LINT_ACCEPTANCE_FIELDS),
 )

@@ -22,6 +22,7 @@ from iam_foundry.config.fields import (
     DEFAULT_REGION,
     DEPLOYMENT_FIELDS,
     IAM_NAME,
+    LINT_ACCEPTANCE_FIELDS,
     LOCALSTACK_FIELDS,
     NAME_MAX,
     PROJECT_TAG_KEYS,
@@ -40,7 +41,7 @@ from iam_foundry.errors import ConfigError, FoundryError, Problem
 from iam_foundry.files import read_text, unbalanced_bracket
 from iam_foundry.paths import DEFAULT_CONFIG
 from iam_foundry.plan import NAME_KEYS, default_name_template
-from iam_foundry.policy.lint import MIN_NAME_PREFIX, RULES, specific_prefix
+from iam_foundry.policy.lint import MIN_NAME_PREFIX, specific_prefix
 from iam_foundry.profiles.load import PLACEHOLDER, Profile, list_profiles, load_profile
 from iam_foundry.policy.render import prefix_parameters, statements_using
 
@@ -552,26 +553,29 @@ def _tag_problems(tags: dict[str, str], where: Callable[[str], str]) -> list[Pro
 
 
 def _lint_accepted(entries: list[Any], where: Callable[[str], str], problems: list[Problem]) -> tuple[LintAcceptance, ...]:
-    """A deployment's own accepted lint findings: each names the rule and Sid and says why."""
+    """A deployment's own accepted lint findings (LINT_ACCEPTANCE_FIELDS): each names the rule and Sid and
+    says why. One problem per bad entry, listing all that is wrong with it, with an example to copy."""
     result = []
-    fields = {"rule", "sid", "reason"}
+    example = '{ rule = "LP003", sid = "PassNodeRole", reason = "why this is acceptable" }'
     for index, entry in enumerate(entries):
         at = where(f"lint_accepted[{index}]")
-        example = '{ rule = "LP003", sid = "PassNodeRole", reason = "why this is acceptable" }'
         if not isinstance(entry, dict):
             problems.append(Problem(at, "must be a table", f"write it as {example}"))
             continue
-        unknown = sorted(set(entry) - fields)
-        bad = [f"unknown keys {unknown}"] if unknown else []
-        if entry.get("rule") not in RULES:
-            bad.append(f"rule {entry.get('rule')!r} is not one of {sorted(RULES)}")
-        if not (isinstance(entry.get("sid"), str) and entry["sid"]):
-            bad.append("no sid")
-        if not (isinstance(entry.get("reason"), str) and entry["reason"].strip()):
-            bad.append("no reason (an accepted finding must say why it is acceptable)")
-        if bad:
-            problems.append(Problem(at, "; ".join(bad), f"write it as {example}"))
+        found: list[Problem] = []
+        values = read_table(entry, "", LINT_ACCEPTANCE_FIELDS, {}, found)
+        if found:
+            problems.append(Problem(at, "; ".join(_entry_problem(p) for p in found), f"write it as {example}"))
         else:
-            result.append(LintAcceptance(entry["rule"], entry["sid"], entry["reason"].strip()))
+            result.append(LintAcceptance(values["rule"], values["sid"], values["reason"].strip()))
     return tuple(result)
+
+
+def _entry_problem(problem: Problem) -> str:
+    """A list entry's field problem, in the entry's one message: "no reason", "unknown key 'x'", ..."""
+    if problem.message == "missing required field":
+        return f"no {problem.where}"
+    if problem.message == "unknown field":
+        return f"unknown key '{problem.where}'"
+    return problem.message if problem.message.startswith(("no ", "rule ")) else f"{problem.where} {problem.message}"
 

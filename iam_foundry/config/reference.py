@@ -11,6 +11,7 @@ from iam_foundry.config.backends import BACKENDS, TYPE_FIELD
 from iam_foundry.config.fields import (
     ASSUME_ROLE_FIELDS,
     DEPLOYMENT_FIELDS,
+    LINT_ACCEPTANCE_FIELDS,
     LOCALSTACK_FIELDS,
     TOP_LEVEL_FIELDS,
     Field,
@@ -63,6 +64,7 @@ def reference_markdown() -> str:
         backend_fields_markdown(),
         "`[[deployments]]` (all optional except `name` and `profile`):\n", deployment_fields_markdown(),
         "A deployment's `assume_role` table:\n", fields_markdown(ASSUME_ROLE_FIELDS.values()),
+        "Each entry of a deployment's `lint_accepted`:\n", fields_markdown(LINT_ACCEPTANCE_FIELDS.values()),
     ])
 
 

@@ -13,7 +13,13 @@ import pytest
 
 from iam_foundry.config import fields as fields_module
 from iam_foundry.config.backends import BACKENDS, backend_fields
-from iam_foundry.config.fields import ASSUME_ROLE_FIELDS, DEPLOYMENT_FIELDS, LOCALSTACK_FIELDS, TOP_LEVEL_FIELDS
+from iam_foundry.config.fields import (
+    ASSUME_ROLE_FIELDS,
+    DEPLOYMENT_FIELDS,
+    LINT_ACCEPTANCE_FIELDS,
+    LOCALSTACK_FIELDS,
+    TOP_LEVEL_FIELDS,
+)
 from iam_foundry.config.load import parse_config
 from iam_foundry.config.reference import README_FIELDS_END, README_FIELDS_START, readme_with_fields, reference_markdown
 from iam_foundry.emit.module import export_module
@@ -72,9 +78,21 @@ def test_every_field_the_parser_reads_is_declared(path, declared):
     assert ast.literal_eval(problem.fix.split("known fields: ", 1)[1]) == sorted(declared)
 
 
+def test_a_lint_acceptance_entry_is_read_from_its_declarations():
+    """A list entry gets one problem naming everything wrong with it, each field checked as declared."""
+    raw = copy.deepcopy(BASE_CONFIG)
+    raw["deployments"][0]["lint_accepted"] = [{"rule": "LP003", "sid": 7, "zzz_not_a_field": 1}]
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    (problem,) = err.value.problems
+    assert problem.where.startswith("deployments[0].lint_accepted[0]")
+    assert problem.message == "sid must be str, got 7; no reason; unknown key 'zzz_not_a_field'"
+    assert set(LINT_ACCEPTANCE_FIELDS) == {"rule", "sid", "reason"}
+
+
 def test_every_declared_field_is_in_the_readme():
     text = README.read_text().split(README_FIELDS_START, 1)[1].split(README_FIELDS_END, 1)[0]
-    tables = [TOP_LEVEL_FIELDS, LOCALSTACK_FIELDS, backend_fields(), DEPLOYMENT_FIELDS, ASSUME_ROLE_FIELDS]
+    tables = [TOP_LEVEL_FIELDS, LOCALSTACK_FIELDS, backend_fields(), DEPLOYMENT_FIELDS, ASSUME_ROLE_FIELDS, LINT_ACCEPTANCE_FIELDS]
     for declared in tables:
         for field in declared.values():
             assert f"| `{field.name}` |" in text and field.doc.replace("|", "\\|") in text, field.name
