@@ -56,6 +56,14 @@ def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
     return attributes
 
 
+def account_guard(account_id: str, localstack: LocalStack) -> dict[str, Any]:
+    """The provider refuses credentials of any other account, when it starts (before any change)."""
+    guard: dict[str, Any] = {"allowed_account_ids": [account_id]}
+    if localstack.enabled:
+        guard["skip_requesting_account_id"] = False  # provider_attributes skips it; the guard needs the caller's account
+    return guard
+
+
 def s3_backend_attributes(localstack: LocalStack) -> dict[str, Any]:
     """What an S3 state backend adds to reach LocalStack (nothing on real AWS)."""
     if not localstack.enabled:

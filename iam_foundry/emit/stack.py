@@ -9,7 +9,7 @@ from cdktf import App, CloudBackend, NamedCloudWorkspace, TaggedCloudWorkspaces,
 from constructs import Construct
 
 from iam_foundry.config.model import Deployment, FoundryConfig
-from iam_foundry.config.target import LocalStack, provider_attributes
+from iam_foundry.config.target import LocalStack, account_guard, provider_attributes
 from iam_foundry.paths import CONSTRUCTS_PACKAGE
 from iam_foundry.plan import LogicalIds
 from iam_foundry.policy.documents import DeploymentDocuments, build_documents
@@ -33,10 +33,7 @@ def credential_attributes(deployment: Deployment, localstack: LocalStack) -> dic
         attributes["assume_role"] = [{"role_arn": role.role_arn, "session_name": role.session_name,
                                       **({"external_id": role.external_id} if role.external_id else {})}]
     if deployment.account_id:
-        # Wrong credentials fail when the provider starts, before any change.
-        attributes["allowed_account_ids"] = [deployment.account_id]
-        if localstack.enabled:
-            attributes["skip_requesting_account_id"] = False  # the guard needs the caller's account
+        attributes.update(account_guard(deployment.account_id, localstack))
     return attributes
 
 

@@ -100,3 +100,49 @@ def test_a_new_backend_type_is_one_class(monkeypatch, tmp_path):
     assert [p.where for p in err.value.problems] == ["backend.address"]
     assert backends_module.BACKENDS["http"] is HttpBackend
     assert parse_config(dict(raw, backend={"type": "http", "address": "https://a"})).backend.state_bucket() is None
+
+
+class _RecordingS3:
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]]):
+        self.calls = calls
+
+    def head_bucket(self, **kwargs: Any) -> None:
+        self.calls.append(("head_bucket", kwargs))
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_up_and_bootstrap_prepare_the_backends_state_bucket_only(name, monkeypatch, tmp_path):
+    """Real AWS: `up` checks the state bucket a backend has (and nothing for one without); `bootstrap`
+    refuses a backend without one, before any AWS call."""
+    import boto3
+    from click.testing import CliRunner
+
+    from iam_foundry.cli.app import _check_state_bucket, cli
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(boto3, "client", lambda service, **kwargs: calls.append((service, kwargs)) or _RecordingS3(calls))
+    raw = copy.deepcopy(BASE_CONFIG)
+    raw["backend"] = {"type": name, **SAMPLE_TABLES[name]}
+    config = parse_config(raw)
+    state = config.backend.state_bucket()
+    _check_state_bucket(config)
+    if state is None:
+        assert calls == []
+        toml = tmp_path / "iam-foundry.toml"
+        backend_lines = "\n".join(f"{key} = {value!r}".replace("'", '"') for key, value in raw["backend"].items())
+        toml.write_text(f'[localstack]\nenabled = false\n[backend]\n{backend_lines}\n'
+                        '[[deployments]]\nname = "nextai"\nprofile = "nextai"\naccount_id = "123456789012"\n')
+        result = CliRunner().invoke(cli, ["--config", str(toml), "bootstrap"])
+        assert result.exit_code == 1 and "no state bucket to bootstrap" in result.output and calls == []
+    else:
+        assert calls == [("s3", {"region_name": state.region}), ("head_bucket", {"Bucket": state.bucket})]
+
+
+@pytest.mark.parametrize("localstack", [False, True])
+def test_the_account_guard_works_on_either_target(localstack, tmp_path):
+    """allowed_account_ids needs the caller's account, which the LocalStack settings otherwise skip."""
+    raw = copy.deepcopy(BASE_CONFIG)
+    raw["localstack"] = {"enabled": localstack}
+    provider = synth_raw(raw, tmp_path)["nextai"]["provider"]["aws"][0]
+    assert provider["allowed_account_ids"] == [raw["deployments"][0]["account_id"]]
+    assert provider.get("skip_requesting_account_id", False) is False
