@@ -147,15 +147,16 @@ def load_config(path: Path | str | None = None) -> FoundryConfig:
     return parse_config(raw, source=path)
 
 
-
 def parse_config(raw: dict[str, Any], source: Path | None = None) -> FoundryConfig:
+    """The validated config, or a ConfigError holding every problem at once (source: the file, whose
+    folder custom profiles' files are relative to)."""
     problems: list[Problem] = []
     top = read_table(raw, "", TOP_LEVEL_FIELDS, {}, problems)
     region = top["region"]
     context = {"region": region, "allow_unlisted_regions": top["allow_unlisted_regions"],
                "base_dir": source.parent if source else Path.cwd(), "region_explicit": "region" in raw}
     localstack = LocalStack(**read_table(top["localstack"], "localstack", LOCALSTACK_FIELDS, context, problems))
-    chosen = top["backend"].get("type")
+    chosen = top["backend"].get("type")  # the chosen type's declarations win a name two types share
     backend = backend_from(read_table(top["backend"], "backend", backend_fields(chosen if isinstance(chosen, str) else None),
                                       context, problems))
     if not top["deployments"] and "deployments" in raw:
