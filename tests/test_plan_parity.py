@@ -156,6 +156,10 @@ def view(plan: Plan, on: frozenset[str], evaluate: ModuleEvaluator | None) -> di
         "trust_policy": concrete(selected["trust_policy"], evaluate),
         "guardrails": concrete(selected["guardrails"], evaluate),
         "boundary": None if selected["boundary"] is None else concrete({k: selected["boundary"][k] for k in ("name", "arn")}, evaluate),
+        # A variant's own roles (AI Unlimited's engine role): names, trust, and their own boundary's name and ARN.
+        "roles": {key: concrete({**{k: role[k] for k in ("name", "instance_profile_name", "trust_policy")},
+                                 "boundary": None if role["boundary"] is None else {k: role["boundary"][k] for k in ("name", "arn")}}, evaluate)
+                  for key, role in selected["roles"].items()},
     }
 
 
@@ -193,6 +197,21 @@ def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, par
         if planned.when is None or planned.when in on:
             resource = module["resource"]["aws_iam_policy"][planned.logical_id]
             assert emitted_statements(resource["policy"], evaluate) == stack_policies[evaluate.text(resource["name"])]
+    # A variant's own roles: the emitted role, instance profile, attachments and boundary document are the stack's.
+    assert [r.key for r in module_plan.roles] == [r.key for r in stack_plan.roles]
+    for mine, theirs in zip(module_plan.roles, stack_plan.roles):
+        role = module["resource"]["aws_iam_role"][mine.logical_id]
+        assert evaluate.text(role["name"]) == theirs.name
+        assert evaluate.text(module["resource"]["aws_iam_instance_profile"][mine.instance_profile_logical_id]["name"]) == theirs.instance_profile_name
+        bounded_by = theirs.boundary.arn if theirs.boundary is not None else deployment.permissions_boundary
+        assert (evaluate.text(role["permissions_boundary"]) if role.get("permissions_boundary") else None) == bounded_by
+        attached = sorted(evaluate.text(module["resource"]["aws_iam_policy"][a["policy_arn"].split(".")[1]]["name"])
+                          for a in module["resource"]["aws_iam_role_policy_attachment"].values()
+                          if a["role"] == f"${{aws_iam_role.{mine.logical_id}.name}}" and "count" not in a)
+        assert attached == sorted(p.name for p in stack_plan.policies if theirs.key in p.attach_to)
+        if theirs.boundary is not None:
+            resource = module["resource"]["aws_iam_policy"][mine.boundary.logical_id]
+            assert emitted_statements(resource["policy"], evaluate) == concrete(theirs.boundary.document()["Statement"], None)
     # Every planned output is emitted, described as planned.
     for output in module_plan.outputs:
         assert module["output"][output.name]["description"].startswith(output.description)
@@ -206,3 +225,26 @@ def test_the_evaluator_sees_a_drift(tmp_path):
     module["locals"]["user_name"] = '${coalesce(var.user_name, "iam-foundry-user")}'
     evaluate = ModuleEvaluator(module, {"name": deployment.name})
     assert evaluate.reference("local.user_name") != build_documents(deployment).plan.names["user_name"]
+
+
+def test_given_names_of_a_variant_s_own_role_agree(tmp_path_factory):
+    """role_names in the config and the module's <role>_name / <role>_instance_profile_name variables name the same role."""
+    checked = 0
+    for profile, variant, addenda, parameters in MODULE_CHOICES:
+        roles = load_profile(profile).roles(variant)
+        if addenda or not roles:
+            continue
+        given = {r.key: f"given-{r.key}".replace("_", "-") for r in roles} | {f"{r.key}_instance_profile": f"ip-{r.key}".replace("_", "-")
+                                                                              for r in roles}
+        deployment = parse_config(choice_config(profile, variant, [], parameters, role_names=given)).deployments[0]
+        stack_plan = build_documents(deployment).plan
+        module = exported(profile, variant, str(tmp_path_factory.getbasetemp() / "parity-modules"))
+        evaluate = ModuleEvaluator(module, {"name": deployment.name, **parameters,
+                                            **{r.name_key: given[r.key] for r in roles},
+                                            **{r.instance_profile_key: given[f"{r.key}_instance_profile"] for r in roles}})
+        for role in roles:
+            checked += 1
+            for key in (role.name_key, role.instance_profile_key):
+                assert evaluate.reference(f"local.{key}") == stack_plan.names[key]
+            assert stack_plan.names[role.name_key] == given[role.key]
+    assert checked

@@ -262,6 +262,9 @@ DEPLOYMENT_FIELDS: dict[str, Field] = declared(
           _name_check("instance_profile_name"), module_type="string"),
     Field("policy_names", dict, {}, "the profile's names", "policy id -> name, for a profile's other policies (e.g. `{ engine = \"...\" }`)",
           _string_map),
+    Field("role_names", dict, {}, "the profile's names (`<role_name>-engine`)",
+          "a variant's own roles: `{ engine_role = \"...\", engine_role_instance_profile = \"...\" }` (AI Unlimited "
+          "`without-iam-role-permissions`; the instance profile defaults to the role's name)", _string_map),
     Field("create_user", bool, True, "`true` (the profile's default)", "create the restricted IAM user"),
     Field("create_node_role", bool, True, "`true` (the profile's default)",
           "create the node role and instance profile; a second deployment in the same account can reuse the shared role with `false`; "

@@ -40,7 +40,7 @@ from iam_foundry.config.target import LocalStack
 from iam_foundry.errors import ConfigError, FoundryError, Problem
 from iam_foundry.files import read_text, unbalanced_bracket
 from iam_foundry.paths import DEFAULT_CONFIG
-from iam_foundry.plan import NAME_KEYS, default_name_template
+from iam_foundry.plan import BOUNDARY_SUFFIX, NAME_KEYS, default_name_template, role_names, role_title
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, specific_prefix
 from iam_foundry.profiles.load import PLACEHOLDER, Profile, list_profiles, load_profile
 from iam_foundry.policy.render import prefix_parameters, statements_using
@@ -290,8 +290,56 @@ def _resolve_names(draft: _Draft) -> dict[str, str]:
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             draft.problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                           f"set {key} explicitly, or fix the parameters it is built from"))
+    values["role_names"] = _resolve_role_names(draft, names)
     values["policy_names"] = _resolve_policy_names(draft, {**values["parameters"], **names})
     return names
+
+
+def _resolve_role_names(draft: _Draft, names: dict[str, str]) -> dict[str, str]:
+    """The names the config gives a variant's own roles (AI Unlimited's engine role); the ones the
+    profile derives from role_name must be valid IAM names too."""
+    values, profile, variant = draft.values, draft.profile, draft.values["variant"]
+    given = _given_role_names(profile, variant, values["role_names"], draft.at, draft.problems)
+    if profile and variant in profile.variants and all(names.values()):
+        extra = _own_role_names(profile, variant, {**values["parameters"], **names, "deployment": values["name"]}, given)
+        for spec in profile.roles(variant):
+            for key in (spec.name_key, spec.instance_profile_key):
+                value = extra.get(key, "")
+                if value and key not in given and not (IAM_NAME.match(value) and len(value) <= NAME_MAX["role_name"]):
+                    draft.problems.append(Problem(draft.at("role_name"), f"'{value}', the {role_title(key.removesuffix('_name')).lower()} "
+                                                  "name the profile derives from it, is not a valid IAM name (64 characters)",
+                                                  "shorten role_name (or the names it is built from), or name it in role_names"))
+    return given
+
+
+def _own_role_names(profile: Profile, variant: str, known: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """The names of a variant's own roles (plan.role_names), or none while a value they need is missing
+    (reported elsewhere)."""
+    try:
+        return role_names(profile, variant, known, given)
+    except FoundryError:
+        return {}
+
+
+def _given_role_names(profile: Profile | None, variant: str, given: dict[str, str], at: Callable[[str], str],
+                      problems: list[Problem]) -> dict[str, str]:
+    """`role_names = { engine_role = "...", engine_role_instance_profile = "..." }`: keys are the variant's own
+    roles (and their instance profiles); returned by placeholder (engine_role_name, engine_role_instance_profile_name)."""
+    if not profile or not given:
+        return {}
+    specs = profile.roles(variant) if variant in profile.variants else ()
+    keys = {spec.key: spec.name_key for spec in specs} | {f"{spec.key}_instance_profile": spec.instance_profile_key for spec in specs}
+    result: dict[str, str] = {}
+    for key, value in given.items():
+        if key not in keys:
+            problems.append(Problem(at(f"role_names.{key}"), "no role of that name in this profile/variant",
+                                    f"use one of {sorted(keys)}" if keys else "this variant has no roles of its own; remove role_names"))
+        elif not (IAM_NAME.match(value) and len(value) <= NAME_MAX["role_name"]):
+            problems.append(Problem(at(f"role_names.{key}"), f"'{value}' is not a valid IAM name",
+                                    "use at most 64 characters from ASCII letters, digits and +=,.@_-"))
+        else:
+            result[keys[key]] = value
+    return result
 
 
 def _resolve_policy_names(draft: _Draft, known: dict[str, str]) -> dict[str, str]:
@@ -504,6 +552,15 @@ def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Prob
         keys += [("policy", policy_name) for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
             keys += [("role", deployment.role_name), ("instance profile", deployment.instance_profile_name)]
+            # A variant's own roles (AI Unlimited's engine role), their instance profiles and boundaries.
+            if deployment.profile != CUSTOM_PROFILE:
+                profile = load_profile(deployment.profile)
+                extra = _own_role_names(profile, deployment.variant, {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS},
+                                                                      "deployment": deployment.name}, deployment.role_names)
+                for spec in profile.roles(deployment.variant) if extra else ():
+                    keys += [("role", extra[spec.name_key]), ("instance profile", extra[spec.instance_profile_key])]
+                    if deployment.profile_boundary and not deployment.permissions_boundary:
+                        keys.append(("policy", extra[spec.name_key] + BOUNDARY_SUFFIX))
         clashes: dict[str, list[str]] = {}
         for kind, value in keys:
             key = (kind, value if kind == "stack" else f"{account}/{value}".lower())

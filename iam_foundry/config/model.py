@@ -70,6 +70,8 @@ class Deployment:
     tags: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
     policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
+    # A variant's own roles' names the config gives, by placeholder ({{engine_role_name}}, {{engine_role_instance_profile_name}}).
+    role_names: dict[str, str] = field(default_factory=dict)
     policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
     lint_accepted: tuple[LintAcceptance, ...] = ()

@@ -34,6 +34,7 @@ from iam_foundry.plan import (
     name_default_expression,
     policy_name_variable,
     resolve,
+    role_title,
 )
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, grammar_problems
 from iam_foundry.profiles.load import Profile, load_profile
@@ -109,6 +110,11 @@ def _variables(plan: Plan) -> dict[str, Any]:
         if key in plan.names:
             default = default_name_template(profile, key).replace("{{deployment}}", "<name>").replace("{{role_name}}", "the role name")
             variables[key] = _field_variable(key, description=f"{NAME_DOCS[key]} (default {default}); {DEPLOYMENT_FIELDS[key].doc}")
+    for spec in profile.roles(plan.variant):  # a variant's own roles: their names, like the node role's
+        variables[spec.name_key] = {"type": "string", "default": None, "description": (
+            f"{role_title(spec.key)} name (default {spec.name.replace('{{role_name}}', 'the role name')}): {spec.description}")}
+        variables[spec.instance_profile_key] = {"type": "string", "default": None,
+                                                "description": f"{role_title(spec.key)}'s instance profile name (default: its role name)"}
     variables |= {name: _field_variable(name) for name in ("path", "permissions_boundary", "tags")}
     variables[PROFILE_BOUNDARY] = _field_variable(PROFILE_BOUNDARY, description=(
         "Create <policy_name>-boundary (every statement this module grants, and denies on lifting it) "
@@ -155,6 +161,13 @@ def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
     if plan.boundary is not None:
         # A reference to the policy (not its ARN rebuilt), so Terraform creates it before the user and role.
         locals_["boundary_arn"] = expr(f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{plan.boundary.logical_id}[*].arn)")
+    for spec, role in zip(plan.profile.roles(plan.variant), plan.roles):
+        locals_[spec.name_key] = name_default_expression(plan.profile, spec.name_key, spec.name, plan.variant)
+        locals_[spec.instance_profile_key] = name_default_expression(plan.profile, spec.instance_profile_key, spec.instance_profile_name,
+                                                                     plan.variant)
+        if role.boundary is not None:
+            locals_[f"{role.key}_boundary_arn"] = expr(
+                f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{role.boundary.logical_id}[*].arn)")
     return locals_ | inputs.locals
 
 
@@ -189,7 +202,7 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
         resources.setdefault(rtype, {})[name] = {k: v for k, v in body.items() if v is not None}
         return f"{rtype}.{name}"
 
-    arns: dict[str, list[str]] = {"user": [], "node_role": []}
+    arns: dict[str, list[str]] = {"user": [], "node_role": [], **{role.key: [] for role in plan.roles}}  # own roles: keyed below
     for policy in plan.policies:
         _check_worst_case([s.body for s in policy.statements], policy.version, f"{where} policy '{policy.id}'")
         count = expr(f"{_condition(policy.when)} ? 1 : 0") if policy.when else None
@@ -234,6 +247,26 @@ def _resources(plan: Plan, where: str) -> dict[str, dict[str, Any]]:
         add("aws_iam_role", "node_role", role_body)
         add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
                                                              "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
+    for role in plan.roles:  # a variant's own roles: the node role's shape, their own trust, boundary and policies
+        if role.boundary is not None:
+            _check_worst_case([s.body for s in role.boundary.statements], "2012-10-17", f"{where} {role.key} boundary", stand_in=_realistic)
+            add("aws_iam_policy", role.boundary.logical_id, {
+                "count": expr(f"{_condition(role.boundary.when)} && {_condition(role.boundary.unless).replace('!=', '==')} ? 1 : 0"),
+                "name": role.boundary.name, "path": expr("var.path"), "policy": _statements_expression(role.boundary.statements, "2012-10-17"),
+                "description": role.boundary.description, "tags": expr("local.tags")})
+        role_ref = add("aws_iam_role", role.logical_id, {
+            "name": role.name, "path": expr("var.path"), "assume_role_policy": json.dumps(role.trust_policy, separators=(",", ":")),
+            "permissions_boundary": role.permissions_boundary, "tags": expr("local.tags")})
+        add("aws_iam_instance_profile", role.instance_profile_logical_id, {"name": role.instance_profile_name, "path": expr("var.path"),
+                                                                           "role": expr(f"{role_ref}.name"), "tags": expr("local.tags")})
+        # Keyed by policy id (and managed ones by origin), as the stack's NodeRole keys them: engine_role_policy_engine.
+        keyed = {p.id.replace("-", "_"): expr(f"aws_iam_policy.{p.logical_id}.arn") for p in plan.policies if role.key in p.attach_to}
+        keyed |= {a.key: a.arn for a in plan.attachments if a.principal == role.key}
+        for key, arn in keyed.items():
+            add("aws_iam_role_policy_attachment", f"{role.logical_id}_policy_{key}", {"role": expr(f"{role_ref}.name"), "policy_arn": arn})
+        if guard_ref:
+            add("aws_iam_role_policy_attachment", f"{role.logical_id}_guardrails", {
+                "count": expr(f"length({guard_ref})"), "role": expr(f"{role_ref}.name"), "policy_arn": expr(f"{guard_ref}[0].arn")})
     # The plan's own policies, then the managed ones that are always attached, then toggled ones.
     fixed = {principal: arns[principal] + [a.arn for a in plan.attachments if a.principal == principal and a.when is None]
              for principal in arns}

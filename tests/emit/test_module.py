@@ -128,3 +128,40 @@ def test_modules_carry_the_profile_boundary_and_its_toggles(modules):
     # Every statement of the policies is in the boundary, addenda under their toggles.
     nextai = modules["nextai"]["resource"]["aws_iam_policy"]["boundary"]["policy"]
     assert "RunInstancesInAccount" in nextai and "var.enable_open_ports ?" in nextai and "s3:*" in nextai
+
+
+def test_a_variant_s_own_roles_are_in_its_module(modules):
+    """Each role a variant declares (AI Unlimited's engine role) is a role of the module: name variables and
+    locals, EC2 trust, instance profile, its policies only, its own boundary under the same toggles, outputs."""
+    found = 0
+    for profile_name in list_profiles():
+        profile = load_profile(profile_name)
+        for variant in profile.variants:
+            module = modules[profile_name if variant == profile.default_variant else f"{profile_name}-{variant}"]
+            resources, roles = module["resource"], profile.roles(variant)
+            assert set(resources["aws_iam_role"]) == {"node_role", *(r.key for r in roles)}
+            for role in roles:
+                found += 1
+                assert module["variable"][role.name_key]["default"] is None
+                assert module["variable"][role.instance_profile_key]["default"] is None
+                assert module["locals"][role.name_key].startswith(f"${{coalesce(var.{role.name_key}, ")
+                emitted = resources["aws_iam_role"][role.key]
+                assert emitted["name"] == f"${{local.{role.name_key}}}"
+                assert emitted["permissions_boundary"] == f"${{local.{role.key}_boundary_arn}}"
+                assert json.loads(emitted["assume_role_policy"])["Statement"][0]["Principal"] == {
+                    "Service": "ec2.${data.aws_partition.current.dns_suffix}"}
+                assert resources["aws_iam_instance_profile"][f"{role.key}_instance_profile"]["role"] == f"${{aws_iam_role.{role.key}.name}}"
+                boundary = resources["aws_iam_policy"][f"{role.key}_boundary"]
+                assert boundary["count"] == resources["aws_iam_policy"]["boundary"]["count"]
+                assert boundary["name"] == f"${{local.{role.name_key}}}-boundary"
+                attached = [a for a in resources["aws_iam_role_policy_attachment"].values() if a["role"] == f"${{aws_iam_role.{role.key}.name}}"]
+                expected = {f"${{aws_iam_policy.{'policy' if p.id == 'main' else 'policy_' + p.id.replace('-', '_')}.arn}}"
+                            for p in profile.policies(variant) if role.key in p.attach_to}
+                assert {a["policy_arn"] for a in attached if "count" not in a} == expected
+                assert {f"{role.key}_name", f"{role.key}_arn", f"{role.key}_instance_profile_name", f"{role.key}_instance_profile_arn",
+                        f"{role.key}_boundary_policy_arn"} <= set(module["output"])
+                # The node role's boundary no longer holds what only this role is given.
+                for policy in (p for p in profile.policies(variant) if p.attach_to == (role.key,)):
+                    for statement in policy.template["Statement"]:
+                        assert statement["Sid"] in boundary["policy"] and statement["Sid"] not in resources["aws_iam_policy"]["boundary"]["policy"]
+    assert found, "a built-in variant declares its own role (AI Unlimited without-iam-role-permissions)"
