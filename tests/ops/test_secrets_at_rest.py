@@ -35,14 +35,14 @@ def test_every_created_principal_is_denied_the_state_bucket():
         {"name": "bob", "profile": "nextai", "user_name": "bob", "policy_name": "bob-policy", "create_node_role": False, "account_id": TEST_ACCOUNT},
         # A variant's own role (the engine role) is a created principal too.
         {"name": "aiw", "profile": "ai-unlimited", "variant": "without-iam-role-permissions", "role_name": "aiw-role",
-         "policy_name": "aiw-policy", "parameters": {"cluster_role_prefix": "aiw-cluster-"}, "account_id": TEST_ACCOUNT},
+         "policy_name": "aiw-policy", "parameters": sample_parameters("ai-unlimited", []), "account_id": TEST_ACCOUNT},
     ]
     arns = created_principal_arns(parse_config(raw))
     assert arns == sorted([f"arn:aws:iam::{TEST_ACCOUNT}:user/ml/nextai", f"arn:aws:iam::{TEST_ACCOUNT}:role/ml/nextai-role",
                            "arn:aws:iam::*:role/ai-role", f"arn:aws:iam::{TEST_ACCOUNT}:user/bob",
                            f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role", f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role-engine",
                            # the cluster roles the ai role may create under its prefix (its CreateRole resource)
-                           "arn:aws:iam::*:role/ai-cluster-*"])
+                           f"arn:aws:iam::*:role/{sample_parameters('ai-unlimited', [])['cluster_role_prefix']}*"])
     policy = state_bucket_policy("state", "aws", arns)
     [deny] = [s for s in policy["Statement"] if s["Sid"] == "DenyPrincipalsIamFoundryCreates"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Resource"] == ["arn:aws:s3:::state", "arn:aws:s3:::state/*"]
