@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -114,6 +114,7 @@ class PlannedPolicy:
     when: str | None = None                # an addendum's own policy exists only with that addendum
     parts: tuple[dict[str, Any], ...] | None = None
     logical_id: str = ""
+    role_keys: tuple[str, ...] = ()       # one per attach_to_roles entry, from its template (not its value)
 
     def part_keys(self) -> list[str]:
         """Attachment keys of the parts: the policy id, then <id>_2, <id>_3, ... (stable across runs)."""
@@ -164,6 +165,7 @@ class ManagedAttachment:
 
     @property
     def module_id(self) -> str:
+        """Its resource name in modules exported before attachments were keyed (their moved blocks' `from`)."""
         return f"{self.origin}_{self.principal}_{self.index}"
 
 
@@ -289,8 +291,8 @@ def resolve(inputs: Inputs) -> Plan:
             statements = tuple(Statement(render(s, values, addendum.source), addendum.source) for s in addendum.statements)
             name = inputs.policy_name(spec.id, render(spec.name, values, addendum.source), spec.name)
             roles = tuple(render(role, values, addendum.source) for role in spec.attach_to_roles)
-            policies.append(_policy(profile, spec.id, name, values, "2012-10-17", statements, (), roles,
-                                    toggle(addendum.name), symbolic, inputs.ids))
+            policies.append(replace(_policy(profile, spec.id, name, values, "2012-10-17", statements, (), roles,
+                                            toggle(addendum.name), symbolic, inputs.ids), role_keys=role_keys(spec.attach_to_roles)))
 
     attachments = _attachments(profile, addenda, values, creates_user, creates_role, toggle)
     trust = render(profile.node_role.trust_policy, values, profile.node_role.trust_source) if creates_role and profile.node_role else None
@@ -304,6 +306,19 @@ def resolve(inputs: Inputs) -> Plan:
                 account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=())
     plan = _with_guardrails(plan, inputs, values, addenda, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
+
+
+def role_keys(templates: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys of a policy's existing-role attachments, from the role name templates ("{{access_role_name}}"
+    -> access_role_name): known before any value is, and unchanged when another role comes or goes."""
+    keys: list[str] = []
+    for template in templates:
+        base = key = re.sub(r"[^A-Za-z0-9]+", "_", template).strip("_").lower() or "role"
+        count = 2
+        while key in keys:
+            key, count = f"{base}_{count}", count + 1
+        keys.append(key)
+    return tuple(keys)
 
 
 def allows_create_role(statement: dict[str, Any]) -> bool:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import hcl2
 import pytest
 
 from iam_foundry import __version__
-from iam_foundry.emit.module import export_all, export_module
+from iam_foundry.emit.module import PRINCIPALS, export_all, export_module
+from iam_foundry.ops.terraform import Terraform
+from iam_foundry.plan import ModuleInputs, resolve
 from iam_foundry.profiles.load import list_profiles, load_profile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "consumers"
@@ -62,12 +66,14 @@ def test_addenda_are_variables_and_conditional(modules):
     # role-creation needs a node role the stack does not create; a module always creates it.
     assert "enable_role_creation" not in nextai["variable"] and "CreateNodeRole" not in json.dumps(nextai)
     attachments = nextai["resource"]["aws_iam_user_policy_attachment"]
-    assert attachments["s3_access_user_0"]["count"] == "${var.enable_s3_access ? 1 : 0}"
+    assert set(attachments) == {"user_policy"}
+    assert '"s3_access_0" = {arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonS3FullAccess", ' \
+           'on = var.enable_s3_access}' in attachments["user_policy"]["for_each"]
 
 
 def test_placeholders_become_terraform_references(modules):
     text = json.dumps(modules["ai-unlimited"]["resource"])
-    assert "{{" not in text
+    assert not re.search(r"\{\{\s*[A-Za-z_]+\s*\}\}", text)  # no profile placeholder left ({for ...} expressions may start "${{")
     assert "data.aws_caller_identity.current.account_id" in text and "data.aws_partition.current.partition" in text
     # The server's own secrets cover every cluster; cluster_name narrows only the engine policy.
     assert "secret:compute-engine/*" in text
@@ -128,3 +134,86 @@ def test_modules_carry_the_profile_boundary_and_its_toggles(modules):
     # Every statement of the policies is in the boundary, addenda under their toggles.
     nextai = modules["nextai"]["resource"]["aws_iam_policy"]["boundary"]["policy"]
     assert "RunInstancesInAccount" in nextai and "var.enable_open_ports ?" in nextai and "s3:*" in nextai
+
+
+def _profile_of(name: str) -> tuple[str, str]:
+    for profile in list_profiles():
+        spec = load_profile(profile)
+        for variant in spec.variants:
+            if name == (profile if variant == spec.default_variant else f"{profile}-{variant}"):
+                return profile, variant
+    raise AssertionError(name)
+
+
+def test_attachments_are_keyed_and_moved_from_their_numbered_addresses(modules):
+    """Every attachment is an instance of one for_each resource per principal (existing roles: per policy),
+    keyed by policy id or managed-policy key; each older numbered address has a moved block to its key."""
+    for name, module in modules.items():
+        plan = resolve(ModuleInputs(load_profile(_profile_of(name)[0]), _profile_of(name)[1]))
+        resources = module["resource"]
+        moved = {m["from"]: m["to"] for m in module.get("moved", [])}
+        assert len(moved) == len(module.get("moved", [])), name
+        expected_keys: dict[str, set[str]] = {}
+        for principal in PRINCIPALS.values():
+            if (principal.key == "user" and not plan.creates_user) or (principal.key == "node_role" and not plan.creates_role):
+                assert f"{principal.key}_policy" not in resources.get(principal.resource_type, {}), name
+                continue
+            attachment = resources[principal.resource_type][f"{principal.key}_policy"]
+            assert attachment["policy_arn"] == "${each.value}" and "count" not in attachment, name
+            keys = {p.part_keys()[0] for p in plan.policies if principal.key in p.attach_to}
+            keys |= {a.key for a in plan.attachments if a.principal == principal.key} | {"guardrails"}
+            for key in keys:  # every key is in the for_each map, and something moves to it
+                assert f'"{key}" = {{arn = ' in attachment["for_each"], (name, key)
+            expected_keys[f"{principal.resource_type}.{principal.key}_policy"] = keys
+            # No numbered resource is left for this principal.
+            assert not [r for r in resources[principal.resource_type] if r[-1].isdigit()], name
+        for policy in (p for p in plan.policies if p.attach_to_roles):
+            attachment = resources["aws_iam_role_policy_attachment"][f"{policy.logical_id}_existing_role"]
+            assert attachment["role"] == "${each.value}", name
+            expected_keys[f"aws_iam_role_policy_attachment.{policy.logical_id}_existing_role"] = set(policy.role_keys)
+        targets = {f'{address}["{key}"]' for address, keys in expected_keys.items() for key in keys}
+        assert set(moved.values()) == targets, name
+        for old in moved:  # the names exports before keying used: <principal>_policy_<n>, <principal>_guardrails, <origin>_<principal>_<n>
+            assert old.split(".")[1].split("[")[0] not in resources[old.split(".")[0]], (name, old)
+
+
+def test_a_toggle_moves_no_address(tmp_path):
+    """The attachments' addresses depend on the profile, never on the variables a caller sets."""
+    module = json.loads((export_module("nextai", None, tmp_path) / "main.tf.json").read_text())
+    for_each = module["resource"]["aws_iam_role_policy_attachment"]["node_role_policy"]["for_each"]
+    # The key is a literal and the toggle filters entries out, so turning one on or off leaves the others alone.
+    assert for_each.endswith(": key => attachment.arn if attachment.on}}")
+    assert '"main" = {arn = aws_iam_policy.policy.arn, on = true}' in for_each
+
+
+def test_module_variables_are_typed_described_and_defaulted(modules):
+    for name, module in modules.items():
+        profile = load_profile(_profile_of(name)[0])
+        for variable, spec in module["variable"].items():
+            assert spec.get("type") and spec.get("description"), (name, variable)
+            required = variable in profile.parameters and profile.parameters[variable].required
+            assert ("default" in spec) != required, (name, variable)
+
+
+@pytest.mark.skipif(not shutil.which("terraform"), reason="terraform not on PATH")
+def test_terraform_validates_every_module(tmp_path):
+    """One root configuration calling every exported module (required inputs unknown, as at validate time)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    calls = {}
+    for path in export_all(tmp_path / "modules-out"):
+        variables = json.loads((path / "main.tf.json").read_text())["variable"]
+        calls[path.name.replace("-", "_")] = {"source": str(path), **{k: "${var.unknown}" for k, v in variables.items() if "default" not in v}}
+    (root / "main.tf.json").write_text(json.dumps({"variable": {"unknown": {"type": "string"}}, "module": calls}))
+    terraform = Terraform(root)
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    assert "The configuration is valid" in terraform.run("validate", "-no-color").stdout
+
+
+def test_existing_role_keys_come_from_the_templates_and_stay_unique():
+    from iam_foundry.plan import role_keys
+
+    assert role_keys(("{{access_role_name}}",)) == ("access_role_name",)
+    assert role_keys(("{{a}}-x", "{{a}}_x", "{{b}}")) == ("a_x", "a_x_2", "b")
+    # Adding a role after the others leaves their keys alone.
+    assert role_keys(("{{a}}", "{{b}}"))[:1] == role_keys(("{{a}}",))
