@@ -207,6 +207,8 @@ class Plan:
     account_id: str
     preconditions: tuple[Precondition, ...]
     outputs: tuple[Output, ...]
+    # On every resource that takes tags: ManagedBy and IamFoundryDeployment, which the caller's cannot
+    # override, then the caller's (a deployment's config tags; a module merges var.tags under these).
     tags: Mapping[str, str] = field(default_factory=dict)
     boundary: PlannedBoundary | None = None
     # What user and node role get as permissions boundary: the given one, else the profile boundary.
@@ -255,6 +257,7 @@ class Inputs(Protocol):
     def ids(self) -> LogicalIds: ...
     def switches(self) -> frozenset[str]: ...
     def boundary_arn(self, values: Mapping[str, str]) -> str | None: ...
+    def extra_tags(self) -> dict[str, str]: ...
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]: ...
 
 
@@ -303,7 +306,8 @@ def resolve(inputs: Inputs) -> Plan:
                        and (k not in ("role_name", "instance_profile_name") or creates_role)}, values=values,
                 toggles=tuple(addenda) + ((ACCESS_KEY, PGP_KEY) if symbolic else ()), on=on,
                 policies=tuple(policies), attachments=attachments, trust_policy=trust, creates_user=creates_user,
-                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=())
+                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(),
+                tags={**TAG_MANAGED_BY, "IamFoundryDeployment": values["deployment"], **inputs.extra_tags()})
     plan = _with_guardrails(plan, inputs, values, addenda, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
 
@@ -657,6 +661,9 @@ class DeploymentInputs:
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
         return (self.guard or guardrail_statements)(self.deployment, statements, boundary_arn)
 
+    def extra_tags(self) -> dict[str, str]:
+        return dict(self.deployment.tags)  # the config refuses the project's own keys
+
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         return fill(rule["then"] if self.deployment.parameters.get(rule["if_set"]) else rule["else"])
 
@@ -712,6 +719,9 @@ class ModuleInputs:
 
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
         return []  # a module's are a policy of their own (Plan.guardrails)
+
+    def extra_tags(self) -> dict[str, str]:
+        return {}  # var.tags: the emitter merges it under the plan's tags
 
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         """A local chosen at plan time; the emitter writes `locals` from `self.locals`."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from iam_foundry import __version__
-from iam_foundry.config.model import DEPLOYMENT_FIELDS
+from iam_foundry.config.model import DEPLOYMENT_FIELDS, PROJECT_TAG_KEYS
 from iam_foundry.emit.tfjson import TOKEN, expr, expression_of, hcl_literal, measured, readable_expression, to_terraform
 from iam_foundry.errors import FoundryError, PolicyError, Problem
 from iam_foundry.plan import (
@@ -113,6 +113,11 @@ def _variables(plan: Plan) -> dict[str, Any]:
             default = default_name_template(profile, key).replace("{{deployment}}", "<name>").replace("{{role_name}}", "the role name")
             variables[key] = _field_variable(key, description=f"{NAME_DOCS[key]} (default {default}); {DEPLOYMENT_FIELDS[key].doc}")
     variables |= {name: _field_variable(name) for name in ("path", "permissions_boundary", "tags")}
+    reserved = hcl_literal([key.lower() for key in PROJECT_TAG_KEYS])
+    variables["tags"]["validation"] = [{  # as the config refuses them (tags of its own are merged over these anyway)
+        "condition": expr(f"alltrue([for key in keys(var.tags) : !contains({reserved}, lower(key)) && !startswith(lower(key), \"aws:\")])"),
+        "error_message": f"tags: {' and '.join(PROJECT_TAG_KEYS)} are set by iam-foundry on every resource, and the aws: prefix is reserved for AWS.",
+    }]
     variables[PROFILE_BOUNDARY] = _field_variable(PROFILE_BOUNDARY, description=(
         "Create <policy_name>-boundary (every statement this module grants, and denies on lifting it) "
         "and set it as permissions boundary of the user and node role; permissions_boundary replaces it"))
@@ -154,7 +159,8 @@ def _field_variable(name: str, default: Any = None, description: str | None = No
 
 def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
     locals_ = {key: name_default_expression(plan.profile, key) for key in NAME_KEYS if key in plan.names or key == "policy_name"}
-    locals_["tags"] = expr(f"merge({{ManagedBy = \"iam-foundry\", IamFoundryModule = {hcl_literal(plan.profile.name)}}}, var.tags)")
+    # The plan's tags last: the caller's var.tags cannot override ManagedBy or IamFoundryDeployment (as in a config).
+    locals_["tags"] = expr(f"merge(var.tags, {_object(plan.tags)})")
     if plan.boundary is not None:
         # A reference to the policy (not its ARN rebuilt), so Terraform creates it before the user and role.
         locals_["boundary_arn"] = expr(f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{plan.boundary.logical_id}[*].arn)")

@@ -195,6 +195,18 @@ def test_module_variables_are_typed_described_and_defaulted(modules):
             assert ("default" in spec) != required, (name, variable)
 
 
+def test_tags_are_the_plans_and_the_callers_cannot_override_them(modules):
+    for name, module in modules.items():
+        # The plan's tags (ManagedBy, IamFoundryDeployment = var.name) merged over the caller's.
+        assert module["locals"]["tags"] == '${merge(var.tags, {"ManagedBy" = "iam-foundry", "IamFoundryDeployment" = "${var.name}"})}', name
+        for rtype, blocks in module["resource"].items():
+            for block in blocks.values():
+                if rtype in ("aws_iam_policy", "aws_iam_user", "aws_iam_role", "aws_iam_instance_profile"):
+                    assert block["tags"] == "${local.tags}", (name, rtype)
+        condition = module["variable"]["tags"]["validation"][0]["condition"]
+        assert '["managedby","iamfoundrydeployment"]' in condition and 'startswith(lower(key), "aws:")' in condition, name
+
+
 @pytest.mark.skipif(not shutil.which("terraform"), reason="terraform not on PATH")
 def test_terraform_validates_every_module(tmp_path):
     """One root configuration calling every exported module (required inputs unknown, as at validate time)."""
@@ -208,6 +220,12 @@ def test_terraform_validates_every_module(tmp_path):
     terraform = Terraform(root)
     terraform.run("init", "-backend=false", "-input=false", "-no-color")
     assert "The configuration is valid" in terraform.run("validate", "-no-color").stdout
+    # The tags variable refuses the project's own keys, whatever their case, as the config does.
+    calls["refused"] = {**calls["nextai"], "tags": {"managedBy": "me"}}
+    (root / "main.tf.json").write_text(json.dumps({"variable": {"unknown": {"type": "string"}}, "module": calls}))
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    refused = terraform.run("validate", "-no-color", check=False)
+    assert refused.returncode != 0 and "are set by iam-foundry on every" in refused.stderr + refused.stdout
 
 
 def test_existing_role_keys_come_from_the_templates_and_stay_unique():
