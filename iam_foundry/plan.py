@@ -308,7 +308,7 @@ def resolve(inputs: Inputs) -> Plan:
                 policies=tuple(policies), attachments=attachments, trust_policy=trust, creates_user=creates_user,
                 account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(),
                 tags={**TAG_MANAGED_BY, "IamFoundryDeployment": values["deployment"], **inputs.extra_tags()})
-    plan = _with_guardrails(plan, inputs, values, addenda, boundary_arn)
+    plan = _with_guardrails(plan, inputs, values, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
 
 
@@ -340,6 +340,12 @@ def boundary_denies(arn: str) -> list[dict[str, Any]]:
             {"Sid": "DenyBoundaryPolicyChanges", "Effect": "Deny", "Action": BOUNDARY_POLICY_CHANGES, "Resource": arn}]
 
 
+def require_boundary_statement(boundary_arn: str) -> dict[str, Any]:
+    """Roles are created, or given policies, only with this boundary (a request naming none matches too)."""
+    return {"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}}
+
+
 def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
     """Denies added to a deployment policy's own statements.
 
@@ -351,8 +357,7 @@ def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boun
     it in place go into the identity policy instead (the profile boundary holds them itself)."""
     extra: list[dict[str, Any]] = []
     if deployment.require_boundary_on_created_roles and boundary_arn and any(allows_create_role(s) for s in statements):
-        extra.append({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
-                      "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}})
+        extra.append(require_boundary_statement(boundary_arn))
     if deployment.permissions_boundary:
         extra.append({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"})
     return extra
@@ -412,7 +417,7 @@ def concrete_boundary_document(deployment_name: str, name: str, arn: str, polici
     return document
 
 
-def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], addenda: list[str], boundary_arn: str | None) -> Plan:
+def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boundary_arn: str | None) -> Plan:
     """The profile boundary, what user and node role are bounded by, and (a module's) guardrail denies."""
     profile, ids = plan.profile, inputs.ids
     reference = f"aws_iam_policy.{ids.policy_prefix}boundary"
@@ -440,31 +445,41 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], adde
             sid, count = f"{base}{count}", count + 1
         seen.add(sid)
         statements.append(Statement({"Sid": sid, **{k: v for k, v in statement.body.items() if k != "Sid"}}, statement.source,
-                                    statement.when, statement.unless))
+                                    statement.when, statement.unless, statement.any_of))
 
+    meta = profile.root / "profile.json"
+    arn = boundary_arn_of(values, expr("var.path"))
+    keep = Statement({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}, meta,
+                     when=PERMISSIONS_BOUNDARY, guard=True)
+    # In the boundary, its ARN rebuilt, as the boundary's own denies have it (a reference to itself is a cycle);
+    # in the guardrails policy (below) by reference, so that policy's count depends on variables only.
+    require = [Statement(require_boundary_statement(arn), meta, when=REQUIRE_BOUNDARY, guard=True)] if creates_roles(profile, plan.variant) else []
     for policy in plan.policies:
         if policy.attach_to:
             for index, statement in enumerate(policy.statements):
                 add(statement, f"{policy.id.title()}{index}")
-    for name in addenda:  # the AWS managed policies addenda attach belong in the boundary too
-        addendum = profile.addenda[name]
-        for arn in sorted({a for arns in addendum.managed_policy_arns.values() for a in arns}):
-            short = re.sub(r"[^A-Za-z0-9]", "", arn.rsplit("/", 1)[-1])
-            for index, body in enumerate(aws_managed_statements("arn:aws:iam::aws:policy/" + arn.rsplit("/", 1)[-1])):
-                add(Statement(body, addendum.source, when=name), f"{short}{index}")
-    arn = boundary_arn_of(values, expr("var.path"))
-    statements += [Statement(body, profile.root / "profile.json") for body in boundary_denies(arn)]
+            # The guardrail deny where a deployment's boundary copies it from: after the first attached policy
+            # that creates roles (KeepPermissionsBoundary comes only with a given boundary, which replaces this one).
+            if require and any(allows_create_role(s.body) for s in policy.statements):
+                add(require.pop(), "")
+    # The AWS managed policies attached (a deployment's order: the user's, then the node role's), each once,
+    # under every toggle that attaches it: two addenda attaching one policy give its statements once.
+    toggles: dict[str, set[str | None]] = {}
+    for attachment in [a for a in plan.attachments if a.principal == "user"] + [a for a in plan.attachments if a.principal != "user"]:
+        toggles.setdefault(attachment.arn, set()).add(attachment.when)
+    for managed, whens in toggles.items():
+        short = re.sub(r"[^A-Za-z0-9]", "", managed.rsplit("/", 1)[-1])
+        toggled = tuple(sorted(w for w in whens if w is not None)) if None not in whens else ()
+        for index, body in enumerate(aws_managed_statements("arn:aws:iam::aws:policy/" + managed.rsplit("/", 1)[-1])):
+            # One toggle: `when`; several: any of them; always attached somewhere: no toggle.
+            add(Statement(body, meta, when=toggled[0] if len(toggled) == 1 else None, any_of=toggled if len(toggled) > 1 else ()),
+                f"{short}{index}")
+    statements += [Statement(body, meta) for body in boundary_denies(arn)]
     boundary = PlannedBoundary(f"{values['policy_name']}{BOUNDARY_SUFFIX}", arn, tuple(statements),
                                f"{profile.title} permissions boundary: the most this module's principals may hold (iam-foundry module)",
                                when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)
-    meta = profile.root / "profile.json"
-    guards = [Statement({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}, meta,
-                        when=PERMISSIONS_BOUNDARY, guard=True)]
-    if creates_roles(profile, plan.variant):
-        # The boundary by reference (not its ARN rebuilt); the policy's count depends on variables only.
-        guards.append(Statement({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
-                                 "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": expr("local.boundary_arn")}}}, meta,
-                                when=REQUIRE_BOUNDARY, any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True))
+    guards = [keep] + ([Statement(require_boundary_statement(expr("local.boundary_arn")), meta, when=REQUIRE_BOUNDARY,
+                                  any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True)] if creates_roles(profile, plan.variant) else [])
     return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": expr("local.boundary_arn"), "guardrails": tuple(guards)})
 
 
