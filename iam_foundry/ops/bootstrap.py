@@ -54,10 +54,29 @@ def state_bucket_policy(bucket: str, partition: str = "aws", denied_principals: 
     if denied_principals:
         arn = f"arn:{partition}:s3:::{bucket}"
         policy["Statement"].append({
-            "Sid": "DenyPrincipalsIamFoundryCreates", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Sid": DENY_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
             "Resource": [arn, f"{arn}/*"], "Condition": {"ArnLike": {"aws:PrincipalArn": list(denied_principals)}},
         })
     return policy
+
+
+DENY_SID = "DenyPrincipalsIamFoundryCreates"
+
+
+def denied_so_far(s3, bucket: str) -> list[str]:
+    """The principals the bucket policy already denies (our statement only): several configs may keep
+    their state in one bucket, and each run must add its principals, never drop another config's."""
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("NoSuchBucketPolicy", "NoSuchBucket", "404"):
+            return []
+        raise
+    for statement in policy.get("Statement", []):
+        if statement.get("Sid") == DENY_SID:
+            arns = statement.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn", [])
+            return [arns] if isinstance(arns, str) else list(arns)
+    return []
 
 
 def _tags(s3, bucket: str) -> list[dict[str, str]]:
@@ -73,7 +92,7 @@ def bootstrap_state_bucket(s3, bucket: str, region: str, kms_key_id: str | None 
                            partition: str = "aws", denied_principals: Sequence[str] = ()) -> list[str]:
     """Create (if missing) and harden the state bucket; returns what was done, for the log.
 
-    denied_principals: created_principal_arns(config); the bucket policy reflects the config given."""
+    denied_principals: created_principal_arns(config); added to those the bucket policy already denies."""
     done: list[str] = []
     try:
         s3.head_bucket(Bucket=bucket)
@@ -104,7 +123,12 @@ def bootstrap_state_bucket(s3, bucket: str, region: str, kms_key_id: str | None 
         "Rules": [{"ApplyServerSideEncryptionByDefault": rule, "BucketKeyEnabled": bool(kms_key_id)}]})
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(state_bucket_policy(bucket, partition, denied_principals)))
+    # A principal denied by an earlier run (another config sharing the bucket, or a deployment since
+    # removed) stays denied: a stale entry names nobody, a dropped one would open the state to it.
+    kept = [arn for arn in denied_so_far(s3, bucket) if arn not in denied_principals]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(state_bucket_policy(bucket, partition, sorted({*denied_principals, *kept}))))
     denied = f", denied to the {len(denied_principals)} users/roles the config creates" if denied_principals else ""
+    if kept:
+        denied += f" and the {len(kept)} an earlier run denied"
     done.append(f"hardened (versioning, encryption, public access block, TLS-only policy{denied})")
     return done

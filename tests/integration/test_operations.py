@@ -12,7 +12,7 @@ import pytest
 from iam_foundry.config.model import parse_config
 from iam_foundry.errors import FoundryError
 from iam_foundry.ops import localstack as ls
-from iam_foundry.ops.bootstrap import OWNER_TAG, bootstrap_state_bucket
+from iam_foundry.ops.bootstrap import DENY_SID, OWNER_TAG, bootstrap_state_bucket
 from iam_foundry.ops.synth import stack_dir, synth
 from iam_foundry.ops.terraform import StateLockedError, Terraform, TerraformError
 from tests.integration.conftest import localstack_config, unique_names
@@ -43,6 +43,26 @@ def test_bootstrap_hardens_the_bucket_idempotently_and_refuses_foreign_ones(loca
     assert s3.get_bucket_versioning(Bucket=foreign).get("Status") is None, "refused bucket left untouched"
     assert "adopted" in bootstrap_state_bucket(s3, foreign, "us-east-1", adopt=True)
     assert OWNER_TAG in s3.get_bucket_tagging(Bucket=foreign)["TagSet"]
+
+
+def test_configs_sharing_a_bucket_add_to_its_deny_list(localstack_endpoint):
+    s3 = ls.boto_client("s3", localstack_endpoint, "us-east-1")
+    bucket = f"it-shared-{uuid.uuid4().hex[:8]}"
+    first = ["arn:aws:iam::*:user/team-a-user", "arn:aws:iam::*:role/team-a-role"]
+    second = ["arn:aws:iam::*:user/team-b-user"]
+
+    def denied() -> list[str]:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        (statement,) = [s for s in policy["Statement"] if s["Sid"] == DENY_SID]
+        return statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+
+    bootstrap_state_bucket(s3, bucket, "us-east-1", denied_principals=first)
+    assert denied() == sorted(first)
+    done = bootstrap_state_bucket(s3, bucket, "us-east-1", denied_principals=second)  # another config, same bucket
+    assert denied() == sorted(first + second)
+    assert "the 2 an earlier run denied" in done[-1]
+    bootstrap_state_bucket(s3, bucket, "us-east-1", denied_principals=first)  # the first again: nothing lost
+    assert denied() == sorted(first + second)
 
 
 def test_lock_drift_and_destroy_scope(localstack_endpoint, iam, tmp_path):
