@@ -235,3 +235,20 @@ def test_existing_role_keys_come_from_the_templates_and_stay_unique():
     assert role_keys(("{{a}}-x", "{{a}}_x", "{{b}}")) == ("a_x", "a_x_2", "b")
     # Adding a role after the others leaves their keys alone.
     assert role_keys(("{{a}}", "{{b}}"))[:1] == role_keys(("{{a}}",))
+
+
+def test_readme_module_addresses_are_the_exported_ones(modules):
+    """The addresses the README's module section names, keyed and numbered, are moved-block ends of real exports."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### 4. A Terraform module for your own HCL")[1].split("\n### ")[0]
+    moved = [m for module in modules.values() for m in module.get("moved", [])]
+    keyed = {m["to"].split(".", 1)[1] for m in moved}
+    keys = {to.split("[", 1)[1] for to in keyed}
+    numbered = {m["from"].split(".", 1)[1] for m in moved}
+    cited_keyed = re.findall(r'`(\w*\["\w+"\])`', section)
+    cited_numbered = re.findall(r"`(\w+_\d+(?:\[0\])?|\w+_guardrails\[0\])`", section)
+    assert len(cited_keyed) >= 4 and len(cited_numbered) >= 4, (cited_keyed, cited_numbered)
+    for address in cited_keyed:
+        assert (address in keyed) if not address.startswith("[") else (address[1:] in keys), address
+    for address in cited_numbered:
+        assert address in numbered, address
