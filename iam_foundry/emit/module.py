@@ -255,7 +255,7 @@ def _resources(plan: Plan, where: str) -> tuple[dict[str, dict[str, Any]], list[
         add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
                                                              "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
     for principal in PRINCIPALS.values():
-        if not (plan.creates_user if principal.key == "user" else plan.creates_role):
+        if not principal.created(plan):
             continue
         attachments = _attachments(plan, principal.key, guard_ref)
         name = f"{principal.key}_policy"
@@ -278,7 +278,11 @@ class Principal:
     attribute: str      # the attachment's argument naming it
     reference: str      # its name, as a Terraform expression
 
+    def created(self, plan: Plan) -> bool:
+        return plan.creates_user if self.key == "user" else plan.creates_role
 
+
+# Another principal of the plan is one more row here (and its attachments are keyed and moved the same way).
 PRINCIPALS = {p.key: p for p in (
     Principal("user", "aws_iam_user_policy_attachment", "user", "aws_iam_user.user.name"),
     Principal("node_role", "aws_iam_role_policy_attachment", "role", "aws_iam_role.node_role.name"),
