@@ -44,6 +44,7 @@ BOUNDARY_CHANGES = ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissi
 ROLE_GRANTS = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:PutRolePolicy"]
 BOUNDARY_POLICY_CHANGES = ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]
 BOUNDARY_DESCRIPTION = "ARN of the permissions boundary set on the user and node role"
+MAIN_PRINCIPALS = ("user", "node_role")  # the principals the profile boundary covers (a variant's own roles get their own)
 
 
 def default_name_template(profile: Profile, key: str) -> str:
@@ -51,6 +52,25 @@ def default_name_template(profile: Profile, key: str) -> str:
     fallback = {"user_name": "{{deployment}}-user", "policy_name": "{{deployment}}-policy",
                 "role_name": "{{deployment}}-node-role", "instance_profile_name": "{{role_name}}"}[key]
     return str(profile.defaults.get(key) or fallback)
+
+
+def role_names(profile: Profile, variant: str | None, values: Mapping[str, str], given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The names of a variant's own roles ({{<key>_name}}, {{<key>_instance_profile_name}}): the names
+    given (config `role_names`), else rendered from the profile's templates. The one rule config
+    validation, bootstrap and the plan share."""
+    names: dict[str, str] = {}
+    given = given or {}
+    meta = profile.root / "profile.json"
+    for spec in profile.roles(variant):
+        known = {**values, **names}
+        names[spec.name_key] = given.get(spec.name_key) or render(spec.name, known, meta)
+        names[spec.instance_profile_key] = given.get(spec.instance_profile_key) or render(spec.instance_profile_name, {**known, **names}, meta)
+    return names
+
+
+def role_title(key: str) -> str:
+    """How outputs and messages name a variant's own role: engine_role -> "Engine role"."""
+    return key.replace("_", " ").capitalize()
 
 
 def logical_id(policy_id: str) -> str:
@@ -84,6 +104,10 @@ class LogicalIds:
 
     def policy(self, policy_id: str) -> str:
         return self.policy_prefix + logical_id(policy_id)
+
+    def extra_role(self, key: str) -> str:
+        """A variant's own role (e.g. engine_role); its instance profile is `<this>_instance_profile`."""
+        return self.policy_prefix + key
 
 
 @dataclass(frozen=True)
@@ -149,10 +173,29 @@ class PlannedBoundary:
 
 
 @dataclass(frozen=True)
+class PlannedRole:
+    """A role beside the node role that the variant creates (AI Unlimited's engine role): its own
+    trust policy, instance profile and boundary; its policies name it in `attach_to`."""
+
+    key: str                        # principal id, e.g. "engine_role"
+    name: str
+    instance_profile_name: str
+    trust_policy: dict[str, Any]
+    description: str
+    logical_id: str
+    boundary: PlannedBoundary | None = None   # its own profile boundary (the most its policies give it)
+    permissions_boundary: str | None = None   # what it is bounded by: the given boundary, else its own
+
+    @property
+    def instance_profile_logical_id(self) -> str:
+        return f"{self.logical_id}_instance_profile"
+
+
+@dataclass(frozen=True)
 class ManagedAttachment:
     """An AWS-managed (or other existing) policy ARN attached to a principal of the plan."""
 
-    principal: str  # "user" | "node_role"
+    principal: str  # "user" | "node_role" | a variant's own role ("engine_role")
     arn: str
     origin: str     # the addendum (or "managed": the profile's node role list) it comes from
     index: int
@@ -215,6 +258,8 @@ class Plan:
     permissions_boundary: str | None = None
     # A module's guardrail denies, in a policy of their own (a deployment's are in its policies).
     guardrails: tuple[Statement, ...] = ()
+    # The variant's own roles besides the node role (created with it).
+    roles: tuple[PlannedRole, ...] = ()
 
     @property
     def creates_role(self) -> bool:
@@ -233,8 +278,16 @@ class Plan:
         for body in guards:
             if body not in unique:
                 unique.append(body)
+        roles = {}
+        for role in self.roles:
+            own = role.boundary
+            if own is not None and ((own.when and own.when not in on) or (own.unless and own.unless in on)):
+                own = None
+            roles[role.key] = {"name": role.name, "instance_profile_name": role.instance_profile_name, "trust_policy": role.trust_policy,
+                               "boundary": None if own is None else {"name": own.name, "arn": own.arn, "document": own.document(on)}}
         return {"policies": policies, "names": dict(self.names), "guardrails": sorted(unique, key=lambda b: json.dumps(b, sort_keys=True)),
                 "boundary": None if boundary is None else {"name": boundary.name, "arn": boundary.arn, "document": boundary.document(on)},
+                "roles": roles,
                 "attachments": sorted((a.principal, a.arn) for a in self.attachments if a.when is None or a.when in on),
                 "outputs": {o.name: o.description for o in self.outputs if o.active(on)},
                 "trust_policy": self.trust_policy}
@@ -279,13 +332,18 @@ def resolve(inputs: Inputs) -> Plan:
 
     # The boundary's ARN, known before the policies: a policy's guardrail names it.
     boundary_arn = None if symbolic else inputs.boundary_arn(values)
+    # The variant's own roles exist with the node role (AI Unlimited's engine role beside the server's).
+    extra_roles = profile.roles(variant) if creates_role else ()
+    principals = {"user"} if creates_user else set()
+    principals |= {"node_role"} if creates_role else set()
+    principals |= {r.key for r in extra_roles}
     policies: list[PlannedPolicy] = []
     for spec in profile.policies(variant):
         statements = _merged(profile, spec, addenda, lambda body, source: render(body, values, source), toggle)
         if not symbolic:
             statements += tuple(Statement(body, meta, guard=True) for body in inputs.guardrails([s.body for s in statements], boundary_arn))
         name = inputs.policy_name(spec.id, render(spec.name, values, spec.source), spec.name)
-        attach_to = tuple(t for t in spec.attach_to if (t == "user" and creates_user) or (t == "node_role" and creates_role))
+        attach_to = tuple(t for t in spec.attach_to if t in principals)
         policies.append(_policy(profile, spec.id, name, values, spec.template.get("Version", "2012-10-17"),
                                 statements, attach_to, (), None, symbolic, inputs.ids))
     for addendum in (profile.addenda[a] for a in addenda):
@@ -298,15 +356,20 @@ def resolve(inputs: Inputs) -> Plan:
                                             toggle(addendum.name), symbolic, inputs.ids), role_keys=role_keys(spec.attach_to_roles)))
 
     attachments = _attachments(profile, addenda, values, creates_user, creates_role, toggle)
+    attachments += tuple(ManagedAttachment(r.key, render(arn, values, r.trust_source), "managed", index)
+                         for r in extra_roles for index, arn in enumerate(r.managed_policy_arns))
     trust = render(profile.node_role.trust_policy, values, profile.node_role.trust_source) if creates_role and profile.node_role else None
     account_id = values["account_id"]
     precondition = inputs.precondition(account_id) if creates_role else None
-    plan = Plan(profile=profile, variant=variant, deployment=values["deployment"],
-                names={k: values[k] for k in NAME_KEYS if k in values and (k != "user_name" or creates_user)
-                       and (k not in ("role_name", "instance_profile_name") or creates_role)}, values=values,
+    roles = tuple(PlannedRole(r.key, values[r.name_key], values[r.instance_profile_key], render(r.trust_policy, values, r.trust_source),
+                              r.description, inputs.ids.extra_role(r.key)) for r in extra_roles)
+    names = {k: values[k] for k in NAME_KEYS if k in values and (k != "user_name" or creates_user)
+             and (k not in ("role_name", "instance_profile_name") or creates_role)}
+    names |= {k: values[k] for r in extra_roles for k in (r.name_key, r.instance_profile_key)}
+    plan = Plan(profile=profile, variant=variant, deployment=values["deployment"], names=names, values=values,
                 toggles=tuple(addenda) + ((ACCESS_KEY, PGP_KEY) if symbolic else ()), on=on,
                 policies=tuple(policies), attachments=attachments, trust_policy=trust, creates_user=creates_user,
-                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(),
+                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(), roles=roles,
                 tags={**TAG_MANAGED_BY, "IamFoundryDeployment": values["deployment"], **inputs.extra_tags()})
     plan = _with_guardrails(plan, inputs, values, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
@@ -426,26 +489,40 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boun
         boundary = None
         if boundary_arn and not d.permissions_boundary and (plan.creates_user or plan.creates_role):
             name = f"{d.policy_name}{BOUNDARY_SUFFIX}"
-            attached = [(p.id, list(p.parts or ())) for p in plan.policies if p.attach_to]
+            attached = [(p.id, list(p.parts or ())) for p in plan.policies if set(p.attach_to) & set(MAIN_PRINCIPALS)]
             managed = [a.arn for a in plan.attachments if a.principal == "user"] + [a.arn for a in plan.attachments if a.principal == "node_role"]
             document = concrete_boundary_document(d.name, name, boundary_arn, attached, managed)
             boundary = PlannedBoundary(name, boundary_arn, tuple(Statement(s, profile.root / "profile.json") for s in document["Statement"]),
                                        f"{profile.title} permissions boundary: the most the deployment's principals may hold "
                                        f"(iam-foundry deployment {d.name})", logical_id=f"{ids.policy_prefix}boundary")
         bound = d.permissions_boundary or (expr(f"{reference}.arn") if boundary else None)
-        return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": bound})
+        roles = []
+        for role in plan.roles:
+            # A role of its own gets a boundary of its own: the engine role must not reach what the server may do.
+            own = None
+            if boundary is not None:
+                name = f"{role.name}{BOUNDARY_SUFFIX}"
+                arn = f"arn:{values['partition']}:iam::{values['account_id']}:policy{d.path}{name}"
+                document = concrete_boundary_document(d.name, name, arn, [(p.id, list(p.parts or ())) for p in plan.policies if role.key in p.attach_to],
+                                                      [a.arn for a in plan.attachments if a.principal == role.key])
+                own = PlannedBoundary(name, arn, tuple(Statement(s, profile.root / "profile.json") for s in document["Statement"]),
+                                      f"{profile.title} {role_title(role.key).lower()} permissions boundary: the most that role may hold "
+                                      f"(iam-foundry deployment {d.name})", logical_id=f"{role.logical_id}_boundary")
+            roles.append(replace(role, boundary=own, permissions_boundary=d.permissions_boundary or (
+                expr(f"aws_iam_policy.{own.logical_id}.arn") if own else None)))
+        return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": bound, "roles": tuple(roles)})
     # A module: every statement it can grant, each under its toggle; Sids unique across its policies.
     seen: set[str] = set()
     statements: list[Statement] = []
 
-    def add(statement: Statement, fallback: str) -> None:
+    def add(statement: Statement, fallback: str, into: list[Statement] = statements, sids: set[str] = seen) -> None:
         base = sid = statement.body.get("Sid") or fallback
         count = 2
-        while sid in seen:
+        while sid in sids:
             sid, count = f"{base}{count}", count + 1
-        seen.add(sid)
-        statements.append(Statement({"Sid": sid, **{k: v for k, v in statement.body.items() if k != "Sid"}}, statement.source,
-                                    statement.when, statement.unless, statement.any_of))
+        sids.add(sid)
+        into.append(Statement({"Sid": sid, **{k: v for k, v in statement.body.items() if k != "Sid"}}, statement.source,
+                              statement.when, statement.unless, statement.any_of))
 
     meta = profile.root / "profile.json"
     arn = boundary_arn_of(values, expr("var.path"))
@@ -455,7 +532,7 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boun
     # in the guardrails policy (below) by reference, so that policy's count depends on variables only.
     require = [Statement(require_boundary_statement(arn), meta, when=REQUIRE_BOUNDARY, guard=True)] if creates_roles(profile, plan.variant) else []
     for policy in plan.policies:
-        if policy.attach_to:
+        if set(policy.attach_to) & set(MAIN_PRINCIPALS):
             for index, statement in enumerate(policy.statements):
                 add(statement, f"{policy.id.title()}{index}")
             # The guardrail deny where a deployment's boundary copies it from: after the first attached policy
@@ -465,7 +542,7 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boun
     # The AWS managed policies attached (a deployment's order: the user's, then the node role's), each once,
     # under every toggle that attaches it: two addenda attaching one policy give its statements once.
     toggles: dict[str, set[str | None]] = {}
-    for attachment in [a for a in plan.attachments if a.principal == "user"] + [a for a in plan.attachments if a.principal != "user"]:
+    for attachment in [a for a in plan.attachments if a.principal == "user"] + [a for a in plan.attachments if a.principal == "node_role"]:
         toggles.setdefault(attachment.arn, set()).add(attachment.when)
     for managed, whens in toggles.items():
         short = re.sub(r"[^A-Za-z0-9]", "", managed.rsplit("/", 1)[-1])
@@ -478,9 +555,23 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boun
     boundary = PlannedBoundary(f"{values['policy_name']}{BOUNDARY_SUFFIX}", arn, tuple(statements),
                                f"{profile.title} permissions boundary: the most this module's principals may hold (iam-foundry module)",
                                when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)
+    roles = []
+    for role in plan.roles:
+        own: list[Statement] = []
+        for policy in plan.policies:
+            if role.key in policy.attach_to:
+                for index, statement in enumerate(policy.statements):
+                    add(statement, f"{policy.id.title()}{index}", own, set())
+        name = f"{role.name}{BOUNDARY_SUFFIX}"
+        role_arn = f"arn:{values['partition']}:iam::{values['account_id']}:policy" + expr("var.path") + name
+        own += [Statement(body, profile.root / "profile.json") for body in boundary_denies(role_arn)]
+        roles.append(replace(role, permissions_boundary=expr(f"local.{role.key}_boundary_arn"), boundary=PlannedBoundary(
+            name, role_arn, tuple(own), f"{profile.title} {role_title(role.key).lower()} permissions boundary: the most that role may hold "
+            "(iam-foundry module)", logical_id=f"{role.logical_id}_boundary", when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)))
     guards = [keep] + ([Statement(require_boundary_statement(expr("local.boundary_arn")), meta, when=REQUIRE_BOUNDARY,
                                   any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True)] if creates_roles(profile, plan.variant) else [])
-    return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": expr("local.boundary_arn"), "guardrails": tuple(guards)})
+    return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": expr("local.boundary_arn"), "guardrails": tuple(guards),
+                   "roles": tuple(roles)})
 
 
 def creates_roles(profile: Profile, variant: str) -> bool:
@@ -597,6 +688,16 @@ def _with_outputs(plan: Plan, inputs: Inputs, values: Mapping[str, str], symboli
                     Output("role_arn", expr(f"aws_iam_role.{ids.role}.arn"), "Node role ARN"),
                     Output("instance_profile_name", expr(f"aws_iam_instance_profile.{ids.instance_profile}.name"), "Instance profile name"),
                     Output("instance_profile_arn", expr(f"aws_iam_instance_profile.{ids.instance_profile}.arn"), "Instance profile ARN")]
+    for role in plan.roles:  # a variant's own roles: <key>_name, <key>_arn, <key>_instance_profile_name/_arn
+        title, profile_ref = role_title(role.key), f"aws_iam_instance_profile.{role.instance_profile_logical_id}"
+        outputs += [Output(f"{role.key}_name", expr(f"aws_iam_role.{role.logical_id}.name"), f"{title} name"),
+                    Output(f"{role.key}_arn", expr(f"aws_iam_role.{role.logical_id}.arn"), f"{title} ARN"),
+                    Output(f"{role.key}_instance_profile_name", expr(f"{profile_ref}.name"), f"{title}'s instance profile name"),
+                    Output(f"{role.key}_instance_profile_arn", expr(f"{profile_ref}.arn"), f"{title}'s instance profile ARN")]
+        if role.boundary is not None:
+            reference = f"aws_iam_policy.{role.boundary.logical_id}"
+            outputs.append(Output(f"{role.key}_boundary_policy_arn", expr(f"one({reference}[*].arn)") if symbolic else expr(f"{reference}.arn"),
+                                  f"ARN of the permissions boundary set on the {title.lower()}", when=role.boundary.when, unless=role.boundary.unless))
     # The profile's own outputs, declared as data in profile.json.
     references = {**values, "user_arn": expr(f"aws_iam_user.{ids.user}.arn"), "role_arn": expr(f"aws_iam_role.{ids.role}.arn"),
                   "instance_profile_arn": expr(f"aws_iam_instance_profile.{ids.instance_profile}.arn")}
@@ -655,6 +756,7 @@ class DeploymentInputs:
             role_name=d.role_name, instance_profile_name=d.instance_profile_name,
             ec2_service_principal=ec2_service_principal(d.partition),
         )
+        values.update(role_names(self.profile, self.variant, values, d.role_names))
         return values
 
     def principals(self) -> tuple[bool, bool]:
@@ -719,6 +821,7 @@ class ModuleInputs:
             "ec2_service_principal": "ec2." + expr("data.aws_partition.current.dns_suffix"),
         })
         values.update({key: expr(f"local.{key}") for key in NAME_KEYS})
+        values.update({key: expr(f"local.{key}") for r in self.profile.roles(self.variant) for key in (r.name_key, r.instance_profile_key)})
         if not self.principals()[0]:
             values.pop("user_name")  # no user, no local.user_name
         return values
@@ -771,11 +874,13 @@ def policy_name_variable(policy_id: str) -> str:
     return f"{policy_id.replace('-', '_')}_policy_name"
 
 
-def name_default_expression(profile: Profile, key: str) -> str:
-    """local.<name> of a module: the variable, else the profile's default with placeholders as references."""
+def name_default_expression(profile: Profile, key: str, template: str | None = None, variant: str | None = None) -> str:
+    """local.<name> of a module: the variable, else the profile's default with placeholders as references
+    (a variant's own role names pass their template and variant)."""
     refs = {name: expr(f"var.{name}") for name in profile.parameters} | {n: expr(f"local.{n}") for n in NAME_KEYS}
+    refs |= {k: expr(f"local.{k}") for r in profile.roles(variant) for k in (r.name_key, r.instance_profile_key)}
     refs["deployment"] = expr("var.name")
-    template = PLACEHOLDER.sub(lambda m: refs.get(m.group(1), m.group(0)), default_name_template(profile, key))
+    template = PLACEHOLDER.sub(lambda m: refs.get(m.group(1), m.group(0)), template or default_name_template(profile, key))
     whole = TOKEN.fullmatch(template)  # "{{role_name}}" alone: the reference itself, not a template
     return expr(f"coalesce(var.{key}, {readable_expression(template) if whole else hcl_literal(template)})")
 

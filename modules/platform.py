@@ -31,6 +31,7 @@ class Emitted:
     role: NodeRole | None = None
     policies: dict[str, CustomManagedPolicy] = field(default_factory=dict)
     boundary: CustomManagedPolicy | None = None  # the profile boundary (no attachment: a permissions boundary)
+    roles: dict[str, NodeRole] = field(default_factory=dict)  # the variant's own roles (e.g. engine_role)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,7 +44,7 @@ def emit_plan(scope: Construct, plan: Plan, deployment: Any, tags: Mapping[str, 
     from the addresses an earlier iam-foundry gave them (user_policy_0, 1, ... in attachment order)."""
     blocks = StackBlocks.of(scope)
     emitted = Emitted()
-    arns: dict[str, dict[str, str]] = {"user": {}, "node_role": {}}
+    arns: dict[str, dict[str, str]] = {"user": {}, "node_role": {}, **{role.key: {} for role in plan.roles}}
     for planned in plan.policies:
         policy = CustomManagedPolicy(scope, planned.logical_id, planned.name, list(planned.parts or ()),
                                      description=planned.description, path=deployment.path, tags=dict(tags))
@@ -81,6 +82,15 @@ def emit_plan(scope: Construct, plan: Plan, deployment: Any, tags: Mapping[str, 
         ), arns["node_role"], instance_profile_id=ids.instance_profile)
         if moved_from_indexes:
             _moved(blocks, "aws_iam_role_policy_attachment", "node_role_policy", emitted.role.attachments.values())
+    for role in plan.roles:
+        # The same construct as the node role: its own trust policy, instance profile and boundary.
+        if role.boundary is not None:
+            CustomManagedPolicy(scope, role.boundary.logical_id, role.boundary.name, [role.boundary.document()],
+                                description=role.boundary.description, path=deployment.path, tags=dict(tags))
+        emitted.roles[role.key] = NodeRole(scope, role.logical_id, NodeRoleSettings(
+            name=role.name, instance_profile_name=role.instance_profile_name, trust_policy=role.trust_policy, path=deployment.path,
+            permissions_boundary=role.permissions_boundary, tags=dict(tags),
+        ), arns[role.key])
     for output in plan.outputs:
         emitted.outputs[output.name] = output.value
         if output_prefix is not None:
@@ -118,5 +128,6 @@ class PlatformIam(Construct):
         emitted = emit_plan(self, self.plan, self.deployment, documents.tags, self.ids,
                             output_prefix=f"{construct_id}_" if outputs else None)
         self.user, self.role, self.policies = emitted.user, emitted.role, emitted.policies
+        self.roles = emitted.roles  # the variant's own roles (e.g. "engine_role"), NodeRole constructs too
         # As Terraform strings ("${aws_iam_user.ml_user.arn}"), which any cdktf construct takes as a value.
         self.outputs: dict[str, Any] = {name: to_terraform(value) for name, value in emitted.outputs.items()}

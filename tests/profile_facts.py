@@ -109,11 +109,14 @@ AIU_WITH_ROLES = [
     s("ManageClusterInstanceProfiles", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
       "iam:RemoveRoleFromInstanceProfile", resources=("arn:aws:iam::{acct}:instance-profile/{prefix}*",)),
 ]
+# Without role permissions, an admin pre-creates the role "to pass to the Regulus clusters" (README L228-231,
+# L358-359); the vendor's IAM actions stay (workspaces-without L6-19) but target that separate engine role and its
+# instance profile, never the server's own role (issue #12; ai-unlimited/SOURCES.md "Engine role").
 AIU_WITHOUT_ROLES = [
-    s("PassNodeRoleToEngineInstances", "iam:PassRole", condition=PASSED_TO_EC2, resources=("arn:aws:iam::{acct}:role/{role}",)),
-    s("ReadAndTagNodeRole", "iam:GetRole", "iam:PutRolePolicy", "iam:TagRole", resources=("arn:aws:iam::{acct}:role/{role}",)),
+    s("PassEngineRoleToEngineInstances", "iam:PassRole", condition=PASSED_TO_EC2, resources=("arn:aws:iam::{acct}:role/{engine_role}",)),
+    s("ReadAndTagEngineRole", "iam:GetRole", "iam:PutRolePolicy", "iam:TagRole", resources=("arn:aws:iam::{acct}:role/{engine_role}",)),
     s("ManageEngineInstanceProfiles", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile",
-      resources=("arn:aws:iam::{acct}:instance-profile/{prefix}*", "arn:aws:iam::{acct}:instance-profile/{instance_profile}")),
+      resources=("arn:aws:iam::{acct}:instance-profile/{prefix}*", "arn:aws:iam::{acct}:instance-profile/{engine_instance_profile}")),
 ]
 AIU_SESSION_MANAGER = [  # session-manager.json: its three statements, all on "*"
     s("SessionManagerAgent", "ssm:UpdateInstanceInformation", "ssm:ListAssociations", "ssm:PutInventory", resources=("*",)),
@@ -203,6 +206,7 @@ ANYSCALE_ACCESS_ROLE = [
 NEXTAI_NAMES = {"role": "nextai-role", "instance_profile": "nextai-role"}
 AIU_PARAMETERS = {"cluster_role_prefix": "aiu-cluster-"}  # required, no default: no vendor source names a prefix
 AIU_NAMES = {"role": "ai-unlimited", "instance_profile": "ai-unlimited", "prefix": "aiu-cluster-",
+             "engine_role": "ai-unlimited-engine", "engine_instance_profile": "ai-unlimited-engine",
              "secret_scope": "compute-engine/*"}  # README: .../secret:compute-engine/* without parameters.cluster_name
 AIU_ZONE = "Z0123456789ABCDEFGHIJ"  # parameters.hosted_zone_id, required by the load-balancer addendum
 # Iguazio: the node policy is <role_name>-AssignPrivateIPAddresses (the vendor's fixed name clashes for a second
@@ -231,6 +235,8 @@ class Case:
     attached_to_role: tuple[str, ...] = ()
     attached_to_existing_roles: dict = field(default_factory=dict)  # role the stack does not own -> policy names
     names: dict = field(default_factory=dict)  # {role}, {instance_profile}, {bucket}, ... of the resource templates
+    # A variant's own roles: principal id -> (role name, instance profile name, custom policy names attached to it).
+    own_roles: dict = field(default_factory=dict)
 
 
 NEXTAI_ALL_ADDENDA = ["s3-access", "s3-object-access", "role-creation", "open-ports", "clone-disk"]
@@ -266,7 +272,8 @@ CASES: dict[str, Case] = {
         {"ai-unlimited-workspaces": AIU_WITHOUT_ROLES + AIU_SHARED + AIU_SESSION_MANAGER, "ai-unlimited-deployer": AIU_DEPLOYER,
          "ai-unlimited-engine": [s("ReadEngineSecrets", "secretsmanager:GetSecretValue",
                                    resources=("arn:aws:secretsmanager:us-east-1:{acct}:secret:{secret_scope}",))]},
-        has_user=False, attached_to_role=("ai-unlimited-workspaces", "ai-unlimited-engine"), names={**AIU_NAMES, "zone": AIU_ZONE}),
+        has_user=False, attached_to_role=("ai-unlimited-workspaces",), names={**AIU_NAMES, "zone": AIU_ZONE},
+        own_roles={"engine_role": ("ai-unlimited-engine", "ai-unlimited-engine", ("ai-unlimited-engine",))}),
     "iguazio-vanilla": Case({"profile": "iguazio", **IGZ_KEY_CONSENT}, {"ManageIguazioSystems": IGZ_VANILLA, IGZ_NODE_POLICY: IGZ_NODE},
                             access_key=True, attached_to_user=("ManageIguazioSystems",), attached_to_role=(IGZ_NODE_POLICY,),
                             names=IGZ_NAMES),

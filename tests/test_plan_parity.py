@@ -187,11 +187,15 @@ def view(plan: Plan, on: frozenset[str], evaluate: ModuleEvaluator | None) -> di
         "trust_policy": concrete(selected["trust_policy"], evaluate),
         "guardrails": concrete(selected["guardrails"], evaluate),
         "boundary": None if selected["boundary"] is None else concrete({k: selected["boundary"][k] for k in ("name", "arn")}, evaluate),
+        # A variant's own roles (AI Unlimited's engine role): names, trust, and their own boundary's name and ARN.
+        "roles": {key: concrete({**{k: role[k] for k in ("name", "instance_profile_name", "trust_policy")},
+                                 "boundary": None if role["boundary"] is None else {k: role["boundary"][k] for k in ("name", "arn")}}, evaluate)
+                  for key, role in selected["roles"].items()},
     }
 
 
 TAGGED = ("aws_iam_policy", "aws_iam_user", "aws_iam_role", "aws_iam_instance_profile")
-PRINCIPAL_TYPES = {"aws_iam_user": "user", "aws_iam_role": "node_role"}
+PRINCIPAL_TYPES = ("aws_iam_user", "aws_iam_role")
 
 
 def stack_facts(stack: dict[str, Any]) -> dict[str, Any]:
@@ -199,13 +203,20 @@ def stack_facts(stack: dict[str, Any]) -> dict[str, Any]:
     resources = stack["resource"]
     policies = resources.get("aws_iam_policy", {})
     boundary = policies.get("boundary")
-    arn = (f"arn:aws:iam::{TEST_ACCOUNT}:policy{boundary['path']}{boundary['name']}" if boundary else None)
+
+    def arn_of(name: str) -> str:  # the ARN IAM gives a policy of the stack
+        return f"arn:aws:iam::{TEST_ACCOUNT}:policy{policies[name]['path']}{policies[name]['name']}"
+
+    def bounded_by(value: str | None) -> str | None:
+        created = re.fullmatch(r"\$\{aws_iam_policy\.(\w+)\.arn\}", value or "")
+        return arn_of(created.group(1)) if created else value
+
+    arn = arn_of("boundary") if boundary else None
     return {
         "tags": {rtype: sorted({json.dumps(block.get("tags"), sort_keys=True) for block in resources.get(rtype, {}).values()})
                  for rtype in TAGGED if resources.get(rtype)},
-        "bounded": {PRINCIPAL_TYPES[rtype]: (arn if block.get("permissions_boundary") == "${aws_iam_policy.boundary.arn}"
-                                             else block.get("permissions_boundary"))
-                    for rtype in PRINCIPAL_TYPES for block in resources.get(rtype, {}).values()},
+        "bounded": {f"{rtype}.{name}": bounded_by(block.get("permissions_boundary"))
+                    for rtype in PRINCIPAL_TYPES for name, block in resources.get(rtype, {}).items()},
         "boundary": None if boundary is None else {"name": boundary["name"], "arn": arn, "statements": json.loads(boundary["policy"])["Statement"]},
     }
 
@@ -220,8 +231,8 @@ def module_facts(module: dict[str, Any], evaluate: ModuleEvaluator) -> dict[str,
         "tags": {rtype: sorted({json.dumps(evaluate.value(block["tags"]) if "tags" in block else None, sort_keys=True)
                                 for block in resources.get(rtype, {}).values()})
                  for rtype in TAGGED if resources.get(rtype)},
-        "bounded": {PRINCIPAL_TYPES[rtype]: evaluate.value(block["permissions_boundary"])
-                    for rtype in PRINCIPAL_TYPES for block in resources.get(rtype, {}).values()},
+        "bounded": {f"{rtype}.{name}": evaluate.value(block["permissions_boundary"]) if "permissions_boundary" in block else None
+                    for rtype in PRINCIPAL_TYPES for name, block in resources.get(rtype, {}).items()},
         "boundary": None if boundary is None else {"name": evaluate.text(boundary["name"]), "arn": arn,
                                                    "statements": emitted_statements(boundary["policy"], evaluate)},
     }
@@ -261,6 +272,22 @@ def test_stack_and_module_agree(tmp_path_factory, tmp_path, profile, variant, ad
         if planned.when is None or planned.when in on:
             resource = module["resource"]["aws_iam_policy"][planned.logical_id]
             assert emitted_statements(resource["policy"], evaluate) == stack_policies[evaluate.text(resource["name"])]
+    # A variant's own roles: the emitted role, instance profile, attachments and boundary document are the stack's.
+    assert [r.key for r in module_plan.roles] == [r.key for r in stack_plan.roles]
+    for mine, theirs in zip(module_plan.roles, stack_plan.roles):
+        role = module["resource"]["aws_iam_role"][mine.logical_id]
+        assert evaluate.text(role["name"]) == theirs.name
+        assert evaluate.text(module["resource"]["aws_iam_instance_profile"][mine.instance_profile_logical_id]["name"]) == theirs.instance_profile_name
+        bounded_by = theirs.boundary.arn if theirs.boundary is not None else deployment.permissions_boundary
+        assert (evaluate.text(role["permissions_boundary"]) if role.get("permissions_boundary") else None) == bounded_by
+        attachment = module["resource"]["aws_iam_role_policy_attachment"][f"{mine.logical_id}_policy"]  # for_each by policy id
+        assert attachment["role"] == f"${{aws_iam_role.{mine.logical_id}.name}}"
+        attached = sorted(evaluate.text(module["resource"]["aws_iam_policy"][name]["name"])
+                          for name in re.findall(r"arn = aws_iam_policy\.(\w+)\.arn, on = true", attachment["for_each"]))
+        assert attached == sorted(p.name for p in stack_plan.policies if theirs.key in p.attach_to)
+        if theirs.boundary is not None:
+            resource = module["resource"]["aws_iam_policy"][mine.boundary.logical_id]
+            assert emitted_statements(resource["policy"], evaluate) == concrete(theirs.boundary.document()["Statement"], None)
     # Every planned output is emitted, described as planned.
     for output in module_plan.outputs:
         assert module["output"][output.name]["description"].startswith(output.description)
@@ -301,3 +328,26 @@ def test_the_synthesized_comparison_sees_a_drift(tmp_path):
         changed = json.loads(json.dumps(module))
         drift(changed)
         assert module_facts(changed, ModuleEvaluator(changed, variables))[key] != expected[key], key
+
+
+def test_given_names_of_a_variant_s_own_role_agree(tmp_path_factory):
+    """role_names in the config and the module's <role>_name / <role>_instance_profile_name variables name the same role."""
+    checked = 0
+    for profile, variant, addenda, parameters in MODULE_CHOICES:
+        roles = load_profile(profile).roles(variant)
+        if addenda or not roles:
+            continue
+        given = {r.key: f"given-{r.key}".replace("_", "-") for r in roles} | {f"{r.key}_instance_profile": f"ip-{r.key}".replace("_", "-")
+                                                                              for r in roles}
+        deployment = parse_config(choice_config(profile, variant, [], parameters, role_names=given)).deployments[0]
+        stack_plan = build_documents(deployment).plan
+        module = exported(profile, variant, str(tmp_path_factory.getbasetemp() / "parity-modules"))
+        evaluate = ModuleEvaluator(module, {"name": deployment.name, **parameters,
+                                            **{r.name_key: given[r.key] for r in roles},
+                                            **{r.instance_profile_key: given[f"{r.key}_instance_profile"] for r in roles}})
+        for role in roles:
+            checked += 1
+            for key in (role.name_key, role.instance_profile_key):
+                assert evaluate.reference(f"local.{key}") == stack_plan.names[key]
+            assert stack_plan.names[role.name_key] == given[role.key]
+    assert checked

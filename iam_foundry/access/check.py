@@ -20,6 +20,7 @@ from pathlib import Path as FilePath
 from typing import Any, Iterator, Sequence
 
 from iam_foundry.access.escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
+from iam_foundry.access.principals import OWN_ROLE
 from iam_foundry.config.model import Backend, FoundryConfig, parse_config
 from iam_foundry.errors import FoundryError, PolicyError, Problem
 from iam_foundry.profiles.load import list_profiles, load_profile, read_json
@@ -62,14 +63,14 @@ def risk_acceptances(profile_root: FilePath) -> list[RiskAcceptance]:
     for index, entry in enumerate(entries):
         methods = entry.get("method") if isinstance(entry, dict) else None
         methods = [methods] if isinstance(methods, str) else methods
-        ok = (isinstance(entry, dict) and entry.get("principal") in ("user", "node_role")
+        ok = (isinstance(entry, dict) and (entry.get("principal") in ("user", "node_role") or bool(OWN_ROLE.match(str(entry.get("principal")))))
               and isinstance(methods, list) and methods and all(isinstance(m, str) and m.strip() for m in methods)
               and isinstance(entry.get("sids"), list) and entry["sids"] and all(isinstance(s, str) for s in entry["sids"])
               and str(entry.get("source", "")).strip() and str(entry.get("reason", "")).strip()
               and set(entry) <= {"principal", "method", "sids", "variant", "source", "reason"})
         if not ok:
             raise PolicyError(Problem(f"{path}[{index}]", f"bad entry {entry!r}",
-                                      'each entry needs "principal" (user|node_role), "method" (one or a list), a non-empty "sids" list, '
+                                      'each entry needs "principal" (user|node_role|a variant\'s role), "method" (one or a list), a non-empty "sids" list, '
                                       'a "source" (where the vendor publishes it) and a "reason"; optional "variant"'))
         result.append(RiskAcceptance(entry["principal"], frozenset(methods), frozenset(entry["sids"]), entry["source"], entry["reason"],
                                      entry.get("variant"), str(path)))
@@ -195,6 +196,11 @@ def creates_roles(profile: str, variant: str, addenda: Sequence[str]) -> bool:
 
 # -- output ------------------------------------------------------------------------------------------
 
+def principal_label(kind: str) -> str:
+    """How tables name a principal kind: user, node role, engine role."""
+    return kind.replace("_", " ")
+
+
 def verdict_text(check: PrincipalCheck) -> str:
     if check.accepted:
         return f"{ADMIN_EQUIVALENT} (risk accepted)"
@@ -215,8 +221,8 @@ def as_json(checks: Sequence[PrincipalCheck]) -> str:
 
 def markdown_table() -> str:
     """The README's risk table: each profile and variant with no addendum, each addendum alone, and all of them."""
-    lines = ["| profile | variant | addenda | user | node role | reads state bucket | admin path (first found) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| profile | variant | addenda | user | node role | variant's own roles | reads state bucket | admin path (first found) |",
+             "|---|---|---|---|---|---|---|---|"]
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for profile, variant, addenda in builtin_combinations():
         every = tuple(sorted(a for a in load_profile(profile).addenda
@@ -228,9 +234,11 @@ def markdown_table() -> str:
         # Where the principals create roles, also the opt-in that makes them create roles with the boundary.
         for require in (False, True) if creates_roles(profile, variant, addenda) else (False,):
             checks = {c.report.identity.kind: c for c in check_builtin(profile, variant, addenda, require)}
+            kinds = list(checks)  # user, node role, then the variant's own roles (AI Unlimited's engine role)
             cells = [verdict_text(checks[k]) if k in checks else "—" for k in ("user", "node_role")]
-            reads = ", ".join(k.replace("node_role", "node role") for k in ("user", "node_role") if k in checks and checks[k].state_bucket() != "no") or "no"
-            route = next((route_text(checks[k]) for k in ("user", "node_role") if k in checks and checks[k].report.admin_route), "—")
+            own = ", ".join(f"{principal_label(k)}: {verdict_text(checks[k])}" for k in kinds if k not in ("user", "node_role")) or "—"
+            reads = ", ".join(principal_label(k) for k in kinds if checks[k].state_bucket() != "no") or "no"
+            route = next((route_text(checks[k]) for k in kinds if checks[k].report.admin_route), "—")
             shown = label + (" + `require_boundary_on_created_roles`" if require else "")
-            lines.append(f"| {profile} | {variant} | {shown} | {cells[0]} | {cells[1]} | {reads} | {route} |")
+            lines.append(f"| {profile} | {variant} | {shown} | {cells[0]} | {cells[1]} | {own} | {reads} | {route} |")
     return "\n".join(lines) + "\n"

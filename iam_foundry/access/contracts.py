@@ -195,7 +195,7 @@ def _policies_of(documents: DeploymentDocuments, principal: str) -> list[PolicyD
         return None
     if principal == "node_role" and not documents.creates_role:
         return None
-    return principal_policies(documents, principal)
+    return principal_policies(documents, principal) or None  # a variant's own role the deployment does not have
 
 
 def evaluate_contract(documents: DeploymentDocuments, contract: Contract) -> list[ContractResult]:
@@ -217,7 +217,7 @@ def evaluate_contract(documents: DeploymentDocuments, contract: Contract) -> lis
                                           skipped=f"{entry.principal} is not created by this deployment"))
             continue
         # The stack's principals hold their boundary too: a boundary that cut a required call would break the platform.
-        boundary = None if entry.principal.startswith("policy:") else boundary_of(documents).documents
+        boundary = None if entry.principal.startswith("policy:") else boundary_of(documents, entry.principal).documents
         decision = evaluate(policies, Request(entry.action, resource, context), boundary)
         results.append(ContractResult(deployment.name, entry, resource, context, decision.allowed, decision.reason))
     return results

@@ -42,6 +42,7 @@ from iam_foundry.access.principals import (
     instance_profile_arn,
     principal_arn,
     principal_policies,
+    principals_of,
     trust_policy,
 )
 
@@ -151,9 +152,9 @@ EXISTING_COMPUTE = (
 class Identity:
     """A principal the config creates, with everything the analysis needs to know about it."""
 
-    key: str                     # "<deployment>:user" or "<deployment>:node_role"
+    key: str                     # "<deployment>:user", "<deployment>:node_role" or "<deployment>:<own role>"
     deployment: str
-    kind: str                    # "user" or "node_role"
+    kind: str                    # "user", "node_role", or a variant's own role ("engine_role")
     arn: str
     policies: list[PolicyDocument]
     boundary: list[PolicyDocument] | None
@@ -235,21 +236,19 @@ def trust_allows(trust: Mapping[str, Any] | None, *, service: str | None = None,
 
 
 def identities_of(documents: Any) -> list[Identity]:
-    """The user and the node role a deployment creates (those it creates only)."""
+    """The user, the node role and the variant's own roles a deployment creates (those it creates only)."""
     deployment = documents.deployment
     account = account_of(documents)
-    bounds = boundary_of(documents)
     result = []
-    for kind in ("user", "node_role"):
+    for kind in principals_of(documents):
         policies = principal_policies(documents, kind)
-        if kind == "user" and not deployment.create_user or kind == "node_role" and not documents.creates_role:
-            continue
+        bounds = boundary_of(documents, kind)
         result.append(Identity(
             key=f"{deployment.name}:{kind}", deployment=deployment.name, kind=kind, arn=principal_arn(documents, kind),
             policies=policies, boundary=bounds.documents, boundary_note=bounds.note, boundary_arn=bounds.arn, own_policy_arns=customer_policy_arns(documents, kind),
             partition=deployment.partition, region=deployment.region, account=account,
-            trust=trust_policy(documents) if kind == "node_role" else None,
-            instance_profile=instance_profile_arn(documents) if kind == "node_role" else None))
+            trust=trust_policy(documents, kind) if kind != "user" else None,
+            instance_profile=instance_profile_arn(documents, kind) if kind != "user" else None))
     return result
 
 
@@ -408,7 +407,7 @@ class Analysis:
     def _role_candidates(self, who: Identity) -> list[tuple[str, Identity | None, str]]:
         """(role ARN, known identity or None, kind): kind is "existing" (unknown permissions), "known" or "creatable"."""
         result: list[tuple[str, Identity | None, str]] = [(self._iam(who, "role", PROBE + "-existing-role"), None, "existing")]
-        result += [(i.arn, i, "known") for i in self.identities.values() if i.kind == "node_role" and i.account == who.account]
+        result += [(i.arn, i, "known") for i in self.identities.values() if i.kind != "user" and i.account == who.account]
         # A named role this config does not create (e.g. the shared node role of a deployment with
         # create_node_role = false, analysed without the deployment that creates it): unknown permissions.
         # One it may create itself (nextai's role-creation: the launcher creates its node role) holds what it gives it.

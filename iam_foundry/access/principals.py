@@ -6,6 +6,7 @@ tfjson.py). Here it is filled with a stand-in account, giving what AWS stores, a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,8 @@ PROJECT_ROOT = SOURCE_ROOT or PACKAGE_DIR
 STAND_IN_ACCOUNT = MEASURE_STAND_IN
 PRINCIPALS = ("user", "node_role")
 PRINCIPAL_ALIASES = {"user": "user", "node_role": "node_role", "role": "node_role", "node-role": "node_role"}
+# A variant's own role (AI Unlimited's engine_role): its principal id, as profile.json declares it.
+OWN_ROLE = re.compile(r"^[a-z][a-z0-9]*_role$")
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,24 @@ def display_path(path: Path | str | None) -> str:
 
 def normalize_principal(principal: str) -> str:
     key = PRINCIPAL_ALIASES.get(principal.lower())
+    if key is None and OWN_ROLE.match(principal.lower().replace("-", "_")):
+        key = principal.lower().replace("-", "_")  # whether the deployment has it is asked of its plan
     if key is None:
-        raise PolicyError(Problem(f"principal '{principal}'", "unknown principal", "use 'user' or 'role' (the node role)"))
+        raise PolicyError(Problem(f"principal '{principal}'", "unknown principal",
+                                  "use 'user', 'role' (the node role) or a role of the variant (e.g. 'engine_role')"))
     return key
+
+
+def own_role(documents: Any, key: str) -> Any:
+    """A variant's own role of the deployment's plan (plan.PlannedRole), or None."""
+    return next((r for r in documents.plan.roles if r.key == key), None)
+
+
+def principals_of(documents: Any) -> list[str]:
+    """The principals a deployment creates: user, node role, and the variant's own roles."""
+    found = ["user"] if documents.deployment.create_user else []
+    found += ["node_role"] if documents.creates_role else []
+    return found + [r.key for r in documents.plan.roles]
 
 
 def _sid_sources(documents: Any, policy_id: str) -> tuple[str, dict[str, str]]:
@@ -108,6 +126,8 @@ def principal_policies(documents: Any, principal: str) -> list[PolicyDocument]:
         return []
     if principal == "node_role" and not documents.creates_role:
         return []
+    if principal not in PRINCIPALS and own_role(documents, principal) is None:
+        return []
     result: list[PolicyDocument] = []
     for policy in documents.policies:
         if principal not in policy.attach_to:
@@ -116,26 +136,33 @@ def principal_policies(documents: Any, principal: str) -> list[PolicyDocument]:
         for index, part in enumerate(policy.parts):
             name = policy.name if index == 0 else f"{policy.name}-{index + 1}"
             result.append(PolicyDocument(name, as_stored(part, account), source, sources))
-    arns: Iterable[str] = documents.user_managed_arns if principal == "user" else documents.role_managed_arns
+    arns: Iterable[str] = (documents.user_managed_arns if principal == "user" else documents.role_managed_arns if principal == "node_role"
+                           else [a.arn for a in documents.plan.attachments if a.principal == principal])
     for arn in arns:
         managed = managed_policy(arn)
         result.append(PolicyDocument(arn.split(":policy/", 1)[1], managed.document, display_path(managed.file)))
     return result
 
 
-def trust_policy(documents: Any) -> dict[str, Any] | None:
-    return as_stored(documents.trust_policy, account_of(documents)) if documents.trust_policy is not None else None
+def trust_policy(documents: Any, principal: str = "node_role") -> dict[str, Any] | None:
+    role = own_role(documents, principal)
+    trust = role.trust_policy if role is not None else documents.trust_policy
+    return as_stored(trust, account_of(documents)) if trust is not None else None
 
 
 def principal_arn(documents: Any, principal: str) -> str:
     deployment = documents.deployment
-    kind, name = ("user", deployment.user_name) if normalize_principal(principal) == "user" else ("role", deployment.role_name)
+    key = normalize_principal(principal)
+    role = own_role(documents, key)
+    kind, name = ("user", deployment.user_name) if key == "user" else ("role", role.name if role is not None else deployment.role_name)
     return f"arn:{deployment.partition}:iam::{account_of(documents)}:{kind}{deployment.path}{name}"
 
 
-def instance_profile_arn(documents: Any) -> str:
+def instance_profile_arn(documents: Any, principal: str = "node_role") -> str:
     deployment = documents.deployment
-    return f"arn:{deployment.partition}:iam::{account_of(documents)}:instance-profile{deployment.path}{deployment.instance_profile_name}"
+    role = own_role(documents, principal)
+    name = role.instance_profile_name if role is not None else deployment.instance_profile_name
+    return f"arn:{deployment.partition}:iam::{account_of(documents)}:instance-profile{deployment.path}{name}"
 
 
 def customer_policy_arns(documents: Any, principal: str) -> list[str]:
@@ -156,10 +183,16 @@ class Boundary:
     note: str = ""                         # why a boundary is not evaluated
 
 
-def boundary_of(documents: Any) -> Boundary:
+def boundary_of(documents: Any, principal: str = "node_role") -> Boundary:
     """The profile boundary the stack creates, or the user's `permissions_boundary` when its content is
-    known (an AWS managed policy shipped in managed/); otherwise a note that it is not evaluated."""
+    known (an AWS managed policy shipped in managed/); otherwise a note that it is not evaluated.
+    A variant's own role has a profile boundary of its own."""
     account = account_of(documents)
+    role = own_role(documents, principal)
+    if role is not None and role.boundary is not None:
+        return Boundary(as_stored(role.boundary.arn, account),
+                        [PolicyDocument(role.boundary.name, as_stored(role.boundary.document(), account),
+                                        f"{principal} boundary (iam_foundry/plan.py PlannedRole)")])
     if documents.boundary is not None:
         return Boundary(as_stored(documents.boundary.arn, account),
                         [PolicyDocument(documents.boundary.name, as_stored(documents.boundary.document, account),

@@ -40,7 +40,7 @@ def _split_principal(text: str, names: list[str]) -> tuple[str, str]:
     if not sep:
         if len(names) != 1:
             raise FoundryError(Problem(f"principal '{text}'", "name the deployment as well",
-                                       f"write DEPLOYMENT:user or DEPLOYMENT:role, deployments: {names}"))
+                                       f"write DEPLOYMENT:user, DEPLOYMENT:role or DEPLOYMENT:<variant's role, e.g. engine_role>, deployments: {names}"))
         deployment, principal = names[0], text
     return deployment, principal
 
@@ -54,7 +54,7 @@ def _split_principal(text: str, names: list[str]) -> tuple[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.pass_obj
 def can(obj: Any, principal: str, action: str, resource: str, context_pairs: tuple[str, ...], as_json: bool) -> None:
-    """May PRINCIPAL (DEPLOYMENT:user or DEPLOYMENT:role) make ACTION on RESOURCE?
+    """May PRINCIPAL (DEPLOYMENT:user, DEPLOYMENT:role, or a variant's own role such as DEPLOYMENT:engine_role) make ACTION on RESOURCE?
 
     Answers offline from the rendered documents, as AWS evaluates identity policies (explicit deny,
     allow, conditions, permissions boundary when its content is known). Exit 0 if allowed, 1 if not.
@@ -90,7 +90,7 @@ def can(obj: Any, principal: str, action: str, resource: str, context_pairs: tup
     if not policies:
         raise FoundryError(Problem(f"principal '{principal}'", f"deployment '{deployment.name}' creates no {kind.replace('_', ' ')}",
                                    "ask about the principal it creates (see `iam-foundry validate`)"))
-    bounds = boundary_of(documents)
+    bounds = boundary_of(documents, kind)
     boundary = bounds.documents
     if bounds.note:
         notes.append(bounds.note)
@@ -131,6 +131,7 @@ def check(obj: Any, as_json: bool, markdown: bool, builtin: bool) -> None:
         check_builtin,
         check_config,
         markdown_table,
+        principal_label,
         route_text,
         verdict_text,
     )
@@ -152,7 +153,7 @@ def check(obj: Any, as_json: bool, markdown: bool, builtin: bool) -> None:
         for c in checks:
             name = c.report.identity.deployment if not builtin else f"{c.profile} ({c.variant}) {', '.join(c.addenda) or '-'}"
             colour = "red" if c.fails else "yellow" if c.verdict != "bounded" else "green"
-            table.add_row(escape(name), c.report.identity.kind, f"[{colour}]{escape(verdict_text(c))}[/{colour}]", escape(route_text(c)),
+            table.add_row(escape(name), principal_label(c.report.identity.kind), f"[{colour}]{escape(verdict_text(c))}[/{colour}]", escape(route_text(c)),
                           c.state_bucket())
         out.print(table)
     failing = [c for c in checks if c.fails]

@@ -455,6 +455,8 @@ def profiles(as_json: bool) -> None:
         for variant, description in profile.variant_descriptions.items():
             default = " (default)" if variant == profile.default_variant else ""
             out.print(f"  variant [cyan]{variant}[/cyan]{default}", highlight=False)
+            for role in profile.roles(variant):  # a variant's own roles (AI Unlimited's engine role)
+                out.print(f"    role [cyan]{role.key}[/cyan] (name {role.name}): {role.description}", highlight=False)
         for addendum in profile.addenda.values():
             out.print(f"  addendum [cyan]{addendum.name}[/cyan]: {addendum.description}", highlight=False)
         for parameter in profile.parameters.values():
@@ -467,6 +469,8 @@ def _profile_summary(name: str) -> dict[str, Any]:
     profile = load_profile(name)
     return {"title": profile.title, "description": profile.description, "default_variant": profile.default_variant,
             "variants": dict(profile.variant_descriptions),
+            "roles": {variant: {r.key: {"name": r.name, "instance_profile_name": r.instance_profile_name, "description": r.description}
+                                for r in profile.roles(variant)} for variant in profile.variants if profile.roles(variant)},
             "addenda": {a.name: a.description for a in profile.addenda.values()},
             "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description}
                            for p in profile.parameters.values()}}

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from iam_foundry.errors import ConfigError, FoundryError, Problem
 from iam_foundry.files import read_json, read_text, unbalanced_bracket
 from iam_foundry.paths import DEFAULT_CONFIG, POLICY_ROOT
-from iam_foundry.plan import NAME_KEYS, default_name_template
+from iam_foundry.plan import BOUNDARY_SUFFIX, NAME_KEYS, default_name_template, role_names, role_title
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, RULES, specific_prefix
 from iam_foundry.profiles.load import (
     PLACEHOLDER,
@@ -188,6 +188,8 @@ class Deployment:
     tags: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
     policy_names: dict[str, str] = field(default_factory=dict)  # policy id -> name (profile default or override)
+    # A variant's own roles' names the config gives, by placeholder ({{engine_role_name}}, {{engine_role_instance_profile_name}}).
+    role_names: dict[str, str] = field(default_factory=dict)
     policy_file: str | None = None  # profile "custom": the user's base policy (absolute path)
     addenda_files: tuple[str, ...] = ()  # profile "custom": the user's addenda (absolute paths)
     lint_accepted: tuple[LintAcceptance, ...] = ()
@@ -472,6 +474,17 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         if not (IAM_NAME.match(value) and len(value) <= NAME_MAX[key]):
             problems.append(Problem(at(key), f"'{value}' (from the profile default) is not a valid IAM name",
                                     f"set {key} explicitly, or fix the parameters it is built from"))
+    given_role_names = _given_role_names(profile, variant, d.field(fields["role_names"], context), at, problems)
+    if profile and variant in profile.variants and all(names.values()):
+        # A variant's own roles (AI Unlimited's engine role) are named from role_name: they must be valid names too.
+        extra = _own_role_names(profile, variant, {**parameters, **names, "deployment": name}, given_role_names)
+        for spec in profile.roles(variant):
+            for key in (spec.name_key, spec.instance_profile_key):
+                value = extra.get(key, "")
+                if value and key not in given_role_names and not (IAM_NAME.match(value) and len(value) <= NAME_MAX["role_name"]):
+                    problems.append(Problem(at("role_name"), f"'{value}', the {role_title(key.removesuffix('_name')).lower()} name "
+                                            "the profile derives from it, is not a valid IAM name (64 characters)",
+                                            "shorten role_name (or the names it is built from), or name it in role_names"))
     policy_names = d.field(fields["policy_names"], context)
     resolved_policy_names: dict[str, str] = {}
     if profile and variant in profile.variants:
@@ -537,6 +550,7 @@ def _parse_deployment(table: dict[str, Any], where: str, default_region: str, pr
         tags=tags,
         parameters=parameters,
         policy_names=resolved_policy_names,
+        role_names=given_role_names,
         policy_file=policy_file,
         addenda_files=tuple(addenda_files),
         lint_accepted=_lint_accepted(d.field(fields["lint_accepted"], context), at, problems),
@@ -686,6 +700,15 @@ def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Prob
         keys += [("policy", policy_name) for policy_name in deployment.policy_names.values()]
         if deployment.create_node_role:
             keys += [("role", deployment.role_name), ("instance profile", deployment.instance_profile_name)]
+            # A variant's own roles (AI Unlimited's engine role), their instance profiles and boundaries.
+            if deployment.profile != CUSTOM_PROFILE:
+                profile = load_profile(deployment.profile)
+                extra = _own_role_names(profile, deployment.variant, {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS},
+                                                                      "deployment": deployment.name}, deployment.role_names)
+                for spec in profile.roles(deployment.variant) if extra else ():
+                    keys += [("role", extra[spec.name_key]), ("instance profile", extra[spec.instance_profile_key])]
+                    if deployment.profile_boundary and not deployment.permissions_boundary:
+                        keys.append(("policy", extra[spec.name_key] + BOUNDARY_SUFFIX))
         clashes: dict[str, list[str]] = {}
         for kind, value in keys:
             key = (kind, value if kind == "stack" else f"{account}/{value}".lower())
@@ -699,6 +722,36 @@ def _check_unique(deployments: list[tuple[str, Deployment]], problems: list[Prob
             problems.append(Problem(
                 where, f"{', '.join(names)} also used by {other_where} (account {account})",
                 "give each deployment its own names (names are unique per account)"))
+
+
+def _own_role_names(profile: Profile, variant: str, known: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """The names of a variant's own roles (plan.role_names), or none while a value they need is missing
+    (reported elsewhere)."""
+    try:
+        return role_names(profile, variant, known, given)
+    except FoundryError:
+        return {}
+
+
+def _given_role_names(profile: Profile | None, variant: str, given: dict[str, str], at: Callable[[str], str],
+                      problems: list[Problem]) -> dict[str, str]:
+    """`role_names = { engine_role = "...", engine_role_instance_profile = "..." }`: keys are the variant's own
+    roles (and their instance profiles); returned by placeholder (engine_role_name, engine_role_instance_profile_name)."""
+    if not profile or not given:
+        return {}
+    specs = profile.roles(variant) if variant in profile.variants else ()
+    keys = {spec.key: spec.name_key for spec in specs} | {f"{spec.key}_instance_profile": spec.instance_profile_key for spec in specs}
+    result: dict[str, str] = {}
+    for key, value in given.items():
+        if key not in keys:
+            problems.append(Problem(at(f"role_names.{key}"), "no role of that name in this profile/variant",
+                                    f"use one of {sorted(keys)}" if keys else "this variant has no roles of its own; remove role_names"))
+        elif not (IAM_NAME.match(value) and len(value) <= NAME_MAX["role_name"]):
+            problems.append(Problem(at(f"role_names.{key}"), f"'{value}' is not a valid IAM name",
+                                    "use at most 64 characters from ASCII letters, digits and +=,.@_-"))
+        else:
+            result[keys[key]] = value
+    return result
 
 
 def _label(table: dict[str, Any]) -> str:
@@ -852,6 +905,9 @@ DEPLOYMENT_FIELDS: dict[str, Field] = {f.name: f for f in (
           _name_check("instance_profile_name"), module_type="string"),
     Field("policy_names", dict, {}, "the profile's names", "policy id -> name, for a profile's other policies (e.g. `{ engine = \"...\" }`)",
           lambda v, ctx: _string_map(v)),
+    Field("role_names", dict, {}, "the profile's names (`<role_name>-engine`)",
+          "a variant's own roles: `{ engine_role = \"...\", engine_role_instance_profile = \"...\" }` (AI Unlimited "
+          "`without-iam-role-permissions`; the instance profile defaults to the role's name)", lambda v, ctx: _string_map(v)),
     Field("create_user", bool, True, "`true` (the profile's default)", "create the restricted IAM user"),
     Field("create_node_role", bool, True, "`true` (the profile's default)",
           "create the node role and instance profile; a second deployment in the same account can reuse the shared role with `false`; "

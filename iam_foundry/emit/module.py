@@ -35,6 +35,7 @@ from iam_foundry.plan import (
     name_default_expression,
     policy_name_variable,
     resolve,
+    role_title,
 )
 from iam_foundry.policy.lint import MIN_NAME_PREFIX, grammar_problems
 from iam_foundry.profiles.load import Profile, load_profile, prefix_parameters
@@ -112,6 +113,11 @@ def _variables(plan: Plan) -> dict[str, Any]:
         if key in plan.names:
             default = default_name_template(profile, key).replace("{{deployment}}", "<name>").replace("{{role_name}}", "the role name")
             variables[key] = _field_variable(key, description=f"{NAME_DOCS[key]} (default {default}); {DEPLOYMENT_FIELDS[key].doc}")
+    for spec in profile.roles(plan.variant):  # a variant's own roles: their names, like the node role's
+        variables[spec.name_key] = {"type": "string", "default": None, "description": (
+            f"{role_title(spec.key)} name (default {spec.name.replace('{{role_name}}', 'the role name')}): {spec.description}")}
+        variables[spec.instance_profile_key] = {"type": "string", "default": None,
+                                                "description": f"{role_title(spec.key)}'s instance profile name (default: its role name)"}
     variables |= {name: _field_variable(name) for name in ("path", "permissions_boundary", "tags")}
     reserved = hcl_literal([key.lower() for key in PROJECT_TAG_KEYS])
     variables["tags"]["validation"] = [{  # as the config refuses them (tags of its own are merged over these anyway)
@@ -164,6 +170,13 @@ def _locals(plan: Plan, inputs: ModuleInputs) -> dict[str, str]:
     if plan.boundary is not None:
         # A reference to the policy (not its ARN rebuilt), so Terraform creates it before the user and role.
         locals_["boundary_arn"] = expr(f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{plan.boundary.logical_id}[*].arn)")
+    for spec, role in zip(plan.profile.roles(plan.variant), plan.roles):
+        locals_[spec.name_key] = name_default_expression(plan.profile, spec.name_key, spec.name, plan.variant)
+        locals_[spec.instance_profile_key] = name_default_expression(plan.profile, spec.instance_profile_key, spec.instance_profile_name,
+                                                                     plan.variant)
+        if role.boundary is not None:
+            locals_[f"{role.key}_boundary_arn"] = expr(
+                f"var.permissions_boundary != null ? var.permissions_boundary : one(aws_iam_policy.{role.boundary.logical_id}[*].arn)")
     return locals_ | inputs.locals
 
 
@@ -254,11 +267,25 @@ def _resources(plan: Plan, where: str) -> tuple[dict[str, dict[str, Any]], list[
         add("aws_iam_role", "node_role", role_body)
         add("aws_iam_instance_profile", "instance_profile", {"name": expr("local.instance_profile_name"), "path": expr("var.path"),
                                                              "role": expr("aws_iam_role.node_role.name"), "tags": expr("local.tags")})
-    for principal in PRINCIPALS.values():
-        if not principal.created(plan):
-            continue
-        attachments = _attachments(plan, principal.key, guard_ref)
-        name = f"{principal.key}_policy"
+    for role in plan.roles:  # a variant's own roles: the node role's shape, their own trust, boundary and policies
+        if role.boundary is not None:
+            _check_worst_case([s.body for s in role.boundary.statements], "2012-10-17", f"{where} {role.key} boundary", stand_in=_realistic)
+            add("aws_iam_policy", role.boundary.logical_id, {
+                "count": expr(f"{_condition(role.boundary.when)} && {_condition(role.boundary.unless).replace('!=', '==')} ? 1 : 0"),
+                "name": role.boundary.name, "path": expr("var.path"), "policy": _statements_expression(role.boundary.statements, "2012-10-17"),
+                "description": role.boundary.description, "tags": expr("local.tags")})
+        role_ref = add("aws_iam_role", role.logical_id, {
+            "name": role.name, "path": expr("var.path"), "assume_role_policy": json.dumps(role.trust_policy, separators=(",", ":")),
+            "permissions_boundary": role.permissions_boundary, "tags": expr("local.tags")})
+        add("aws_iam_instance_profile", role.instance_profile_logical_id, {"name": role.instance_profile_name, "path": expr("var.path"),
+                                                                           "role": expr(f"{role_ref}.name"), "tags": expr("local.tags")})
+    principals = [p for p in PRINCIPALS.values() if p.created(plan)]
+    # A variant's own roles: their attachments were one resource per key (<role>_policy_<key>) before for_each.
+    principals += [Principal(role.key, "aws_iam_role_policy_attachment", "role", f"aws_iam_role.{role.logical_id}.name",
+                             prefix=role.logical_id, keyed_before=True) for role in plan.roles]
+    for principal in principals:
+        attachments = _attachments(plan, principal, guard_ref)
+        name = f"{principal.prefix or principal.key}_policy"
         entries = ", ".join(f"{hcl_literal(a.key)} = {{arn = {readable_expression(a.arn) if TOKEN.fullmatch(a.arn) else hcl_literal(a.arn)}, "
                             f"on = {a.condition or 'true'}}}" for a in attachments)
         # Keyed like the stacks' attachments: a toggle, or another policy, coming or going moves no other address.
@@ -277,9 +304,11 @@ class Principal:
     resource_type: str  # its attachment resource
     attribute: str      # the attachment's argument naming it
     reference: str      # its name, as a Terraform expression
+    prefix: str = ""    # its attachments' resource name before "_policy" (default: key)
+    keyed_before: bool = False  # older exports had one resource per key, <prefix>_policy_<key> (else numbered)
 
     def created(self, plan: Plan) -> bool:
-        return plan.creates_user if self.key == "user" else plan.creates_role
+        return {"user": plan.creates_user, "node_role": plan.creates_role}.get(self.key, True)
 
 
 # Another principal of the plan is one more row here (and its attachments are keyed and moved the same way).
@@ -300,26 +329,32 @@ class KeyedAttachment:
     old_counted: bool      # whether that resource had count (its instance is [0])
 
 
-def _attachments(plan: Plan, principal: str, guard_ref: str | None) -> list[KeyedAttachment]:
+def _attachments(plan: Plan, of: Principal, guard_ref: str | None) -> list[KeyedAttachment]:
     """The principal's attachments, keyed as the stacks key theirs: the plan's policies by policy id (a module
     never splits, so its one part's key), managed ones by origin (ManagedAttachment.key), and the guardrails
     policy as `guardrails`. In the order older exports numbered them: policies, then always-attached managed ones."""
     found: list[KeyedAttachment] = []
+    principal, prefix = of.key, of.prefix or of.key
     fixed = 0
+
+    def before(key: str) -> str:  # an always-attached one's older resource name
+        return f"{prefix}_policy_{key if of.keyed_before else fixed}"
+
     for policy in (p for p in plan.policies if principal in p.attach_to):
         ref = f"aws_iam_policy.{policy.logical_id}"
         arn = expr(f"one({ref}[*].arn)" if policy.when else f"{ref}.arn")
         found.append(KeyedAttachment(policy.part_keys()[0], arn, _condition(policy.when) if policy.when else None,
-                                     f"{principal}_policy_{fixed}", False))
+                                     before(policy.part_keys()[0]), False))
         fixed += 1
     for attachment in (a for a in plan.attachments if a.principal == principal and a.when is None):
-        found.append(KeyedAttachment(attachment.key, attachment.arn, None, f"{principal}_policy_{fixed}", False))
+        found.append(KeyedAttachment(attachment.key, attachment.arn, None, before(attachment.key), False))
         fixed += 1
     if guard_ref:
         wanted = " || ".join(f"({_statement_condition(s)})" for s in plan.guardrails)
-        found.append(KeyedAttachment("guardrails", expr(f"one({guard_ref}[*].arn)"), f"({wanted})", f"{principal}_guardrails", True))
+        found.append(KeyedAttachment("guardrails", expr(f"one({guard_ref}[*].arn)"), f"({wanted})", f"{prefix}_guardrails", True))
     for attachment in (a for a in plan.attachments if a.principal == principal and a.when is not None):
-        found.append(KeyedAttachment(attachment.key, attachment.arn, _condition(attachment.when), attachment.module_id, True))
+        found.append(KeyedAttachment(attachment.key, attachment.arn, _condition(attachment.when),
+                                     f"{prefix}_policy_{attachment.key}" if of.keyed_before else attachment.module_id, not of.keyed_before))
     keys = [a.key for a in found]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:

@@ -26,6 +26,10 @@ CREATABLE = {
 }
 
 
+# The addresses `adopt` can import (stack.adopt_existing); a variant's own roles are not among them.
+ADOPTED_ADDRESSES = ("aws_iam_role.node_role", "aws_iam_instance_profile.instance_profile", "aws_iam_user.user")
+
+
 @dataclass(frozen=True)
 class Planned:
     """A resource the stack would create (not imported, not in state yet)."""
@@ -121,10 +125,14 @@ def check_clashes(config: FoundryConfig, deployment: Deployment, terraform: Terr
     problems = []
     for item in found:
         entry, label, field_name = CREATABLE[item.resource_type]
+        fix = f'add "{entry}" to the deployment\'s adopt list to take it over, or choose another {field_name}'
+        if item.address not in ADOPTED_ADDRESSES and item.resource_type != "aws_iam_policy":
+            # A variant's own role (AI Unlimited's engine role) or its instance profile: named after role_name, not adoptable.
+            fix = f"choose another role_name (the name of {item.address} derives from it), or remove the existing {label}"
         problems.append(Problem(
             f"stack '{deployment.name}'",
             f"{label} '{item.name}' already exists in account {account} and this stack does not manage it ({item.address}); nothing was applied",
-            f'add "{entry}" to the deployment\'s adopt list to take it over, or choose another {field_name}'))
+            fix))
     if problems:
         raise FoundryError(problems)
 

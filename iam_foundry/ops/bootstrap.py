@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from iam_foundry.config.model import FoundryConfig, profile_of
 from iam_foundry.errors import FoundryError, Problem
+from iam_foundry.plan import NAME_KEYS, role_names
 
 OWNER_TAG = {"Key": "ManagedBy", "Value": "iam-foundry"}
 
@@ -39,8 +40,13 @@ def created_principal_arns(config: FoundryConfig) -> list[str]:
         prefix = f"arn:{deployment.partition}:iam::{deployment.account_id or '*'}"
         if deployment.create_user:
             arns.append(f"{prefix}:user{deployment.path}{deployment.user_name}")
-        if deployment.create_node_role and profile_of(deployment).node_role:
+        profile = profile_of(deployment)
+        if deployment.create_node_role and profile.node_role:
             arns.append(f"{prefix}:role{deployment.path}{deployment.role_name}")
+            # A variant's own roles (AI Unlimited's engine role) are created with the node role.
+            values = {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS}, "deployment": deployment.name}
+            names = role_names(profile, deployment.variant, values, deployment.role_names)
+            arns += [f"{prefix}:role{deployment.path}{names[spec.name_key]}" for spec in profile.roles(deployment.variant)]
     return sorted(set(arns))
 
 

@@ -27,6 +27,11 @@ def handoff_entry(config: FoundryConfig, stack: str, outputs: dict[str, Any], se
             fields[label] = source[1:]  # a literal the installer wants, e.g. IamRole = Existing
         elif source in outputs:
             fields[label] = outputs[source]
+    for role in profile.roles(deployment.variant):  # a variant's own role, where the platform is told of it
+        if role.handoff:
+            for suffix, output in (("", "name"), (" ARN", "arn"), (" instance profile", "instance_profile_name")):
+                if f"{role.key}_{output}" in outputs:
+                    fields[f"{role.handoff}{suffix}"] = outputs[f"{role.key}_{output}"]
     entry = {"profile": profile.name, "variant": deployment.variant, "for the installer": fields,
              "outputs": {k: v for k, v in outputs.items() if k not in SECRET_OUTPUTS}}
     if secrets:

@@ -18,6 +18,7 @@ from iam_foundry.plan import (  # noqa: F401
     ROLE_GRANTS,
     TAG_MANAGED_BY,
     DeploymentInputs,
+    MAIN_PRINCIPALS,
     LogicalIds,
     Plan,
     allows_create_role,
@@ -119,7 +120,8 @@ def profile_boundary(documents: DeploymentDocuments, values: dict[str, str]) -> 
     deployment = documents.deployment
     name = f"{deployment.policy_name}{BOUNDARY_SUFFIX}"
     arn = f"arn:{deployment.partition}:iam::{values['account_id']}:policy{deployment.path}{name}"
-    document = concrete_boundary_document(deployment.name, name, arn, [(p.id, p.parts) for p in documents.policies if p.attach_to],
+    document = concrete_boundary_document(deployment.name, name, arn, [(p.id, p.parts) for p in documents.policies
+                                                                    if set(p.attach_to) & set(MAIN_PRINCIPALS)],
                                           documents.user_managed_arns + documents.role_managed_arns)
     return BoundaryDocument(name=name, arn=arn, document=document)
 
@@ -137,6 +139,10 @@ def check_documents(documents: DeploymentDocuments) -> None:
         problems += grammar_problems(documents.trust_policy, f"{where} trust policy", trust=True)
     if documents.boundary is not None:
         problems += grammar_problems(documents.boundary.document, f"{where} boundary '{documents.boundary.name}'")
+    for role in documents.plan.roles:
+        problems += grammar_problems(role.trust_policy, f"{where} {role.key} trust policy", trust=True)
+        if role.boundary is not None:
+            problems += grammar_problems(role.boundary.document(), f"{where} boundary '{role.boundary.name}'")
     if problems:
         raise PolicyError(problems)
     problems = _unknown_actions(documents, where)
@@ -186,6 +192,9 @@ def _check_attachment_quota(documents: DeploymentDocuments) -> None:
         counts["user"] = documents.parts_attached_to("user") + len(documents.user_managed_arns)
     if documents.creates_role:
         counts["role"] = documents.parts_attached_to("node_role") + len(documents.role_managed_arns)
+    for role in documents.plan.roles:
+        counts[role.key.replace("_", " ")] = documents.parts_attached_to(role.key) + sum(
+            1 for a in documents.plan.attachments if a.principal == role.key)
     for principal, count in counts.items():
         if count > limit:
             raise PolicyError(Problem(

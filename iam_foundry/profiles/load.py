@@ -94,6 +94,30 @@ class NodeRoleSpec:
 
 
 @dataclass(frozen=True)
+class RoleSpec:
+    """A role beside the node role that one variant creates (AI Unlimited's engine role): its own
+    trust policy, instance profile, policies (those whose attach_to names it) and boundary.
+    Its names are the placeholders {{<key>_name}} and {{<key>_instance_profile_name}}."""
+
+    key: str                     # principal id, e.g. "engine_role"
+    description: str
+    name: str                    # default name template, e.g. "{{role_name}}-engine"
+    instance_profile_name: str   # default instance profile name template
+    trust_policy: dict[str, Any]
+    trust_source: Path
+    managed_policy_arns: tuple[str, ...] = ()
+    handoff: str | None = None   # the installer field the platform is given the role in
+
+    @property
+    def name_key(self) -> str:
+        return f"{self.key}_name"
+
+    @property
+    def instance_profile_key(self) -> str:
+        return f"{self.key}_instance_profile_name"
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     title: str
@@ -110,9 +134,14 @@ class Profile:
     outputs: tuple[OutputSpec, ...] = ()
     account_parameter: str | None = None
     handoff: Mapping[str, str] = field(default_factory=dict)
+    variant_roles: Mapping[str, tuple[RoleSpec, ...]] = field(default_factory=dict)
 
     def policies(self, variant: str | None = None) -> tuple[PolicySpec, ...]:
         return self.variants[variant or self.default_variant]
+
+    def roles(self, variant: str | None = None) -> tuple[RoleSpec, ...]:
+        """The variant's own roles besides the node role (most variants: none)."""
+        return self.variant_roles.get(variant or self.default_variant, ())
 
 
 def list_profiles(root: Path = POLICY_ROOT) -> list[str]:
@@ -210,12 +239,14 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
     default_variant = meta.get("default_variant", "default")
     variants = {default_variant: _load_policies(root, meta["policies"], f"{at}.policies", problems)}
     descriptions = {default_variant: meta.get("description", "")}
+    roles: dict[str, tuple[RoleSpec, ...]] = {}
     for variant, spec in meta.get("variants", {}).items():
         if variant == default_variant:
             problems.append(Problem(f"{at}.variants.{variant}", "has the name of the default variant",
                                     "rename it, or change default_variant"))
         variants[variant] = _load_policies(root, spec["policies"], f"{at}.variants.{variant}.policies", problems)
         descriptions[variant] = spec.get("description", "")
+        roles[variant] = _load_roles(root, spec.get("roles", {}), problems)
     node_role = None
     if "node_role" in meta:
         role = meta["node_role"]
@@ -230,6 +261,7 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
         for key, spec in meta.get("parameters", {}).items()
     }
     problems += _cross_references(meta, at, parameters, variants, addenda)
+    problems += _attach_problems(meta, at, default_variant, variants, roles, node_role is not None or "node_role" in meta)
     if problems:
         raise PolicyError(problems)
     return Profile(
@@ -248,7 +280,47 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
         outputs=tuple(_output_spec(entry) for entry in meta.get("outputs", [])),
         account_parameter=meta.get("account_parameter"),
         handoff=dict(meta.get("handoff", {})),
+        variant_roles={k: v for k, v in roles.items() if v},
     )
+
+
+def _load_roles(root: Path, entries: Mapping[str, Any], problems: list[Problem]) -> tuple[RoleSpec, ...]:
+    """A variant's own roles; entries are already schema-checked."""
+    specs = []
+    for key, entry in entries.items():
+        trust_path = (root / entry["trust_policy"]).resolve()
+        trust = _collect(problems, lambda: read_json(trust_path))
+        if trust is None:
+            continue
+        specs.append(RoleSpec(key=key, description=entry["description"], name=entry["name"],
+                              instance_profile_name=entry.get("instance_profile_name", "{{" + key + "_name}}"),
+                              trust_policy=trust, trust_source=trust_path,
+                              managed_policy_arns=tuple(entry.get("managed_policy_arns", [])), handoff=entry.get("handoff")))
+    return tuple(specs)
+
+
+def _attach_problems(meta: dict[str, Any], at: str, default_variant: str, variants: Mapping[str, tuple[PolicySpec, ...]],
+                     roles: Mapping[str, tuple[RoleSpec, ...]], has_node_role: bool) -> list[Problem]:
+    """Each attach_to names a principal the variant has: the user, the node role (with a node_role
+    section), or one of the variant's own roles; a variant's own role gets at least one policy."""
+    problems = []
+    for variant in variants:
+        own = {r.key for r in roles.get(variant, ())}
+        where = f"{at}.policies" if variant == default_variant else f"{at}.variants.{variant}.policies"
+        entries = meta["policies"] if variant == default_variant else meta["variants"][variant]["policies"]
+        for index, entry in enumerate(entries):
+            for target_index, target in enumerate(entry.get("attach_to", [])):
+                if target not in ("user", "node_role") and target not in own:
+                    problems.append(Problem(f"{where}[{index}].attach_to[{target_index}]", f"'{target}' is not a principal of this variant",
+                                            _unknown("role", target, sorted(own | {"user", "node_role"}))))
+        if own and not has_node_role:
+            problems.append(Problem(f"{at}.variants.{variant}.roles", "a variant's own roles need the profile's node_role section",
+                                    "add node_role (the roles are created with it)"))
+        for key in sorted(own):
+            if not any(key in entry.get("attach_to", []) for entry in entries):
+                problems.append(Problem(f"{at}.variants.{variant}.roles.{key}", "no policy of the variant is attached to it",
+                                        f'add "{key}" to a policy\'s attach_to'))
+    return problems
 
 
 def _output_spec(entry: str | dict[str, Any]) -> OutputSpec:

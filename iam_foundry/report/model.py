@@ -180,7 +180,7 @@ def _acceptances(documents: DeploymentDocuments, checks: Sequence[PrincipalCheck
     seen: set[tuple[str, str]] = set()
     for check in checks:
         for acceptance in check.accepted_by:
-            what = f"{PRINCIPAL_LABELS[acceptance.principal]}: {' / '.join(sorted(acceptance.methods))} [{', '.join(sorted(acceptance.sids))}]"
+            what = f"{PRINCIPAL_LABELS.get(acceptance.principal, acceptance.principal.replace('_', ' '))}: {' / '.join(sorted(acceptance.methods))} [{', '.join(sorted(acceptance.sids))}]"
             if ("risk", what) not in seen:
                 seen.add(("risk", what))
                 result.append(Acceptance("risk", what, acceptance.source, acceptance.reason))

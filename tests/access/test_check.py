@@ -184,3 +184,38 @@ def test_can_costs_well_under_a_second_of_cpu(tmp_path):
     assert result.returncode == 0 and "ALLOWED" in result.stdout, result.stderr
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert cpu < 1.0, f"can used {cpu:.2f} s of CPU"
+
+
+AI_WITHOUT = ('[[deployments]]\nname = "ai"\nprofile = "ai-unlimited"\nvariant = "without-iam-role-permissions"\n'
+              f'account_id = "{TEST_ACCOUNT}"\nparameters = {{ cluster_role_prefix = "aiu-cluster-" }}\n')
+
+
+def test_can_asks_about_a_variant_s_own_role(tmp_path):
+    """`can ai:engine_role ...`: the engine role holds the engine policy under its own boundary, nothing else."""
+    config = str(write_config(tmp_path, AI_WITHOUT))
+    secret = f"arn:aws:secretsmanager:us-east-1:{TEST_ACCOUNT}:secret:compute-engine/analytics/admin-AbCdEf"
+    allowed = CliRunner().invoke(cli, ["--config", config, "can", "ai:engine_role", "secretsmanager:GetSecretValue", secret, "--json"])
+    data = json.loads(allowed.stdout)
+    assert allowed.exit_code == 0 and data["principal"] == f"arn:aws:iam::{TEST_ACCOUNT}:role/ai-unlimited-engine"
+    assert [(d["policy"], d["sid"]) for d in data["deciding"]] == [("ai-unlimited-engine", "ReadEngineSecrets"),
+                                                                  ("ai-unlimited-engine-boundary", "ReadEngineSecrets")]
+    denied = CliRunner().invoke(cli, ["--config", config, "can", "ai:engine_role", "ec2:RunInstances",
+                                      f"arn:aws:ec2:us-east-1:{TEST_ACCOUNT}:instance/i-1"])
+    assert denied.exit_code == 1 and "DENIED" in denied.stdout
+    # The server passes the engine role to EC2, and no longer its own role.
+    engine = CliRunner().invoke(cli, ["--config", config, "can", "ai:role", "iam:PassRole", f"arn:aws:iam::{TEST_ACCOUNT}:role/ai-unlimited-engine",
+                                      "--context", "iam:PassedToService=ec2.amazonaws.com"])
+    own = CliRunner().invoke(cli, ["--config", config, "can", "ai:role", "iam:PassRole", f"arn:aws:iam::{TEST_ACCOUNT}:role/ai-unlimited",
+                                   "--context", "iam:PassedToService=ec2.amazonaws.com"])
+    assert (engine.exit_code, own.exit_code) == (0, 1)
+    # A deployment without that role says so.
+    nextai = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path, NEXTAI)), "can", "nextai:engine_role", "ec2:RunInstances"])
+    assert nextai.exit_code == 1 and "creates no engine role" in nextai.output
+
+
+def test_check_names_the_variant_s_own_role(tmp_path):
+    result = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path, AI_WITHOUT)), "check", "--json"])
+    verdicts = {c["principal"]: c["verdict"] for c in json.loads(result.stdout)}
+    assert result.exit_code == 0 and verdicts == {"ai:node_role": "bounded", "ai:engine_role": "bounded"}
+    table = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path, AI_WITHOUT)), "check"], terminal_width=200)
+    assert "engine role" in table.stdout and "can-modify-own-role" not in table.stdout

@@ -19,6 +19,9 @@ fails it:
 3. The ARN-blind scan reports a method that changes the principal's own policies where `check` says
    can-modify-own-role: cloudsplaining does not read permissions boundaries, and the principal's
    boundary (the profile boundary) caps whatever it gives itself; `check` found that path, capped.
+4. The ARN-blind scan reports PutRolePolicy / AttachRolePolicy where `check` says bounded: the writes
+   are allowed only on roles the config creates under a boundary of their own (AI Unlimited's engine
+   role, whose boundary holds its engine policy and no path), never on another role of the account.
 
 And where the default scan does report a method, `check` must have an admin path with its actions.
 """
@@ -31,6 +34,7 @@ from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from iam_foundry.access import actions
 from iam_foundry.access.check import builtin_combinations, builtin_config
+from iam_foundry.config.model import parse_config
 from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, OWN, PROBE, Analysis, Path, PrincipalReport
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.policy.documents import build_documents
@@ -75,6 +79,19 @@ def _hidden_from_default_scan(report: PrincipalReport, path: Path) -> bool:
     return False
 
 
+def _writes_only_bounded_roles(analysis: Analysis, report: PrincipalReport, wanted: set[str]) -> bool:
+    """The role-policy writes reach no role of unknown content, and every known role they reach is under
+    a boundary of its own that holds no admin path (so writing '*' on it gains nothing)."""
+    who = report.identity
+    other_role = f"arn:{who.partition}:iam::{who.account}:role/{PROBE}-existing-role"
+    if any(evaluate(who.policies, Request(action, other_role)).allowed for action in wanted):
+        return False
+    written = [i for i in analysis.identities.values() if i.kind != "user" and i.key != who.key
+               and any(evaluate(who.policies, Request(action, i.arn), who.boundary).allowed for action in wanted)]
+    return bool(written) and all(i.bounded and i.boundary_arn != who.boundary_arn and analysis.report(i.key).verdict != ADMIN_EQUIVALENT
+                                 for i in written)
+
+
 def _cases():
     for profile, variant, addenda in builtin_combinations():
         yield pytest.param(profile, variant, addenda, id=f"{profile}-{variant}-{'+'.join(addenda) or 'none'}")
@@ -112,6 +129,8 @@ def test_check_agrees_with_cloudsplaining(profile, variant, addenda):
                 wanted = _acting(PRIVILEGE_ESCALATION_METHODS[method])
                 if report.identity.bounded and any(wanted <= _path_actions(p) for p in report.paths if p.target == OWN):
                     continue  # disagreement 3: the same path, capped by the boundary
+                if wanted <= {"iam:putrolepolicy", "iam:attachrolepolicy"} and _writes_only_bounded_roles(analysis, report, wanted):
+                    continue  # disagreement 4
                 if "iam:passrole" not in PRIVILEGE_ESCALATION_METHODS[method]:
                     unexplained.append(f"{who}: ARN-blind cloudsplaining reports {method}, check says {report.verdict}")
                     continue
@@ -124,14 +143,31 @@ def test_check_agrees_with_cloudsplaining(profile, variant, addenda):
     assert not unexplained, "\n".join(unexplained)
 
 
-def test_the_known_disagreements_do_occur():
+def test_the_known_disagreements_do_occur(tmp_path):
     """The explanations above are not vacuous: both kinds of disagreement happen on today's profiles."""
     nextai = Analysis([build_documents(d) for d in builtin_config("nextai", "default", ()).deployments]).report("nextai:user")
     assert nextai.verdict != ADMIN_EQUIVALENT and "CreateEC2WithExistingIP" in _scan(nextai, arn_blind=True)
     ai = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "with-iam-role-permissions", ()).deployments])
     role = ai.report("ai-unlimited:node_role")
     assert role.verdict == ADMIN_EQUIVALENT and not _scan(role, arn_blind=False) and "PutRolePolicy" in _scan(role, arn_blind=True)
-    # Disagreement 3: AI Unlimited's restricted variant writes its own policy, within its profile boundary.
-    own = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "without-iam-role-permissions", ()).deployments])
-    bounded = own.report("ai-unlimited:node_role")
-    assert bounded.verdict != ADMIN_EQUIVALENT and "PutRolePolicy" in _scan(bounded, arn_blind=True)
+    # Disagreement 3: a principal that may write its own policy, within its profile boundary (a custom profile).
+    custom = Analysis([build_documents(d) for d in parse_config({"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "own", "profile": "custom", "policy_file": str(_write_own_policy(tmp_path)), "profile_boundary": True, "create_user": False,
+         "account_id": "123456789012"}]}).deployments])
+    capped = custom.report("own:node_role")
+    assert capped.verdict != ADMIN_EQUIVALENT and "PutRolePolicy" in _scan(capped, arn_blind=True)
+    assert any(p.target == OWN for p in capped.paths)
+    # Disagreement 4: AI Unlimited's restricted variant writes the policy of its engine role, under the engine role's own boundary.
+    engine = Analysis([build_documents(d) for d in builtin_config("ai-unlimited", "without-iam-role-permissions", ()).deployments])
+    server = engine.report("ai-unlimited:node_role")
+    assert server.verdict != ADMIN_EQUIVALENT and "PutRolePolicy" in _scan(server, arn_blind=True)
+    assert _writes_only_bounded_roles(engine, server, {"iam:putrolepolicy"})
+
+
+def _write_own_policy(folder):
+    """A policy that writes its own role's inline policy (what AI Unlimited's restricted variant did before its engine role)."""
+    import json
+    path = folder / "own.json"
+    path.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "WriteOwnRole", "Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": "arn:aws:iam::123456789012:role/own-node-role"}]}))
+    return path

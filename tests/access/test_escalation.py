@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -39,8 +40,8 @@ EXPECTED = {
     # role-creation is refused with the stack's own node role, so with every addendum there is none.
     ("nextai", "default"): {"user": ADMIN_EQUIVALENT},
     ("ai-unlimited", "with-iam-role-permissions"): {"node_role": ADMIN_EQUIVALENT},
-    # Writing its own policy is capped by the profile boundary.
-    ("ai-unlimited", "without-iam-role-permissions"): {"node_role": CAN_MODIFY_OWN},
+    # The server writes only its engine role's policy, which that role's own boundary caps (issue #12).
+    ("ai-unlimited", "without-iam-role-permissions"): {"node_role": BOUNDED, "engine_role": BOUNDED},
     ("iguazio", "vanilla"): {"user": BOUNDED, "node_role": BOUNDED},
     ("iguazio", "eks"): {"user": ADMIN_EQUIVALENT, "node_role": BOUNDED},
     ("anyscale", "default"): {"node_role": BOUNDED},
@@ -94,11 +95,30 @@ def test_ai_unlimited_creates_a_compute_engine_role_trusting_itself():
     assert create.steps[0].resource == f"arn:aws:iam::{TEST_ACCOUNT}:role/aiu-cluster-iam-foundry-probe"
 
 
-def test_ai_unlimited_without_role_permissions_writes_its_own_policy_within_its_boundary():
-    [report] = analysis_of("ai-unlimited", "without-iam-role-permissions", []).reports()
-    assert report.verdict == CAN_MODIFY_OWN and not report.admin_paths
-    [path] = [p for p in report.paths if p.method == "PutRolePolicy(self)"]
-    assert path.target == "own-permissions" and "capped by its permissions boundary" in path.summary
+def test_ai_unlimited_without_role_permissions_passes_a_separate_engine_role_it_cannot_make_admin():
+    """Issue #12: the server no longer touches its own role; it passes (and writes) the engine role, whose own
+    boundary (the engine policy) caps whatever it is given, so the server stays bounded and never modifies itself."""
+    for addenda in ([], every_addendum("ai-unlimited", "without-iam-role-permissions")):
+        analysis = analysis_of("ai-unlimited", "without-iam-role-permissions", addenda)
+        server, engine = analysis.report("ai-unlimited:node_role"), analysis.report("ai-unlimited:engine_role")
+        assert (server.verdict, engine.verdict) == (BOUNDED, BOUNDED), [str(p) for p in server.paths]
+        assert not [p for p in server.paths if p.target in (ADMIN, "own-permissions")]
+        # Its one way to the engine role: pass it to EC2 (the role trusts EC2 only), not to itself.
+        assert {(p.method, p.target) for p in server.paths} == {("PassRole+RunInstances", "ai-unlimited:engine_role")}
+        assert engine.identity.boundary_arn == f"arn:aws:iam::{TEST_ACCOUNT}:policy/ai-unlimited-engine-boundary"
+        assert engine.identity.instance_profile == f"arn:aws:iam::{TEST_ACCOUNT}:instance-profile/ai-unlimited-engine"
+        assert not engine.paths
+
+
+def test_a_writable_engine_role_without_its_own_boundary_would_be_the_server_s_way_to_admin():
+    """The engine role's boundary is what keeps the server bounded: without profile boundaries the server's
+    PutRolePolicy on the role it passes is the classic PutRolePolicy+PassRole+RunInstances path."""
+    config = builtin_config("ai-unlimited", "without-iam-role-permissions", [])
+    deployment = dataclasses.replace(config.deployments[0], profile_boundary=False)
+    analysis = Analysis([build_documents(deployment)])
+    server = analysis.report("ai-unlimited:node_role")
+    assert server.verdict == ADMIN_EQUIVALENT
+    assert "PutRolePolicy+PassRole+RunInstances" in {p.method for p in server.admin_paths}
 
 
 def test_ai_unlimited_with_required_boundary_creates_only_bounded_roles():

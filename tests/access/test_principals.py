@@ -83,7 +83,7 @@ def test_unknown_managed_policy_is_a_problem(tmp_path):
 def test_unknown_principal_is_a_problem():
     with pytest.raises(PolicyError) as err:
         principal_policies(documents_of(account_id=TEST_ACCOUNT), "admin")
-    assert "use 'user' or 'role'" in err.value.problems[0].fix
+    assert "use 'user', 'role' (the node role) or a role of the variant" in err.value.problems[0].fix
 
 
 @pytest.mark.parametrize("module", ["iam_foundry.access.principals", "iam_foundry.access.evaluate", "iam_foundry.access.escalation",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -56,6 +57,21 @@ def test_profiles_lists_nextai_addenda():
     assert result.exit_code == 0
     for addendum in ("clone-disk", "open-ports", "s3-access", "role-creation"):
         assert addendum in result.output
+
+
+def test_profiles_list_a_variant_s_own_roles():
+    """Each role a variant declares is listed under it, by principal id and default name (text and JSON)."""
+    from iam_foundry.profiles.load import list_profiles, load_profile
+
+    text = CliRunner().invoke(cli, ["profiles"]).output
+    data = json.loads(CliRunner().invoke(cli, ["profiles", "--json"]).stdout)
+    declared = {(name, variant, role.key, role.name) for name in list_profiles() for variant in load_profile(name).variants
+                for role in load_profile(name).roles(variant)}
+    assert ("ai-unlimited", "without-iam-role-permissions", "engine_role", "{{role_name}}-engine") in declared
+    for name, variant, key, default in declared:
+        assert data[name]["roles"][variant][key]["name"] == default
+        assert f"role {key} (name {default})" in text
+    assert sum(len(roles) for p in data.values() for roles in p["roles"].values()) == len(declared)
 
 
 def test_bad_input_leaves_the_last_good_synth_untouched(tmp_path):

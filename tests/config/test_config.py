@@ -325,3 +325,68 @@ def test_aws_profile_is_refused_on_localstack():
         parse_config(raw)
     assert [p.where for p in err.value.problems] == [at("aws_profile")]
     assert "assume_role" in err.value.problems[0].fix
+
+
+AIU_WITHOUT = {"profile": "ai-unlimited", "variant": "without-iam-role-permissions", "account_id": "123456789012",
+               "parameters": {"cluster_role_prefix": "aiu-cluster-"}}
+
+
+def test_a_variant_s_own_role_names_clash_with_other_deployments():
+    """The engine role (<role_name>-engine), its instance profile and its boundary are names of the account too."""
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "a", **AIU_WITHOUT},
+        {"name": "b", "profile": "ai-unlimited", "account_id": "123456789012", "role_name": "AI-Unlimited-Engine",
+         "policy_name": "ai-unlimited-engine-boundary", "parameters": {"cluster_role_prefix": "b-cluster-"}}]}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    [problem] = err.value.problems
+    assert problem.where == 'deployments[1] (deployment "b")'
+    assert ("policy 'ai-unlimited-engine-boundary', role 'AI-Unlimited-Engine' (as 'ai-unlimited-engine'; IAM names ignore case), "
+            "instance profile 'AI-Unlimited-Engine' (as 'ai-unlimited-engine'; IAM names ignore case) also used by "
+            'deployments[0] (deployment "a")') in problem.message
+
+
+def test_a_variant_s_own_role_name_derived_from_role_name_must_be_valid():
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [{"name": "a", **AIU_WITHOUT, "role_name": "r" * 60}]}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [p.where for p in err.value.problems] == ['deployments[0].role_name (deployment "a")'] * 2
+    assert "engine role name the profile derives from it" in err.value.problems[0].message
+    # The same role_name is fine where the variant declares no own role.
+    assert parse_config({**raw, "deployments": [{**raw["deployments"][0], "variant": "with-iam-role-permissions"}]})
+
+
+def test_role_names_name_a_variant_s_own_role_and_its_instance_profile():
+    from iam_foundry.policy.documents import build_documents
+
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "a", **AIU_WITHOUT, "role_names": {"engine_role": "regulus", "engine_role_instance_profile": "regulus-profile"}},
+        {"name": "b", **AIU_WITHOUT, "role_name": "b-server", "policy_name": "b-policy", "role_names": {"engine_role": "b-regulus"}}]}
+    a, b = parse_config(raw).deployments
+    assert a.role_names == {"engine_role_name": "regulus", "engine_role_instance_profile_name": "regulus-profile"}
+    [role] = build_documents(a).plan.roles
+    assert (role.name, role.instance_profile_name, role.boundary.name) == ("regulus", "regulus-profile", "regulus-boundary")
+    # The instance profile follows the given role name unless named too.
+    assert [(r.name, r.instance_profile_name) for r in build_documents(b).plan.roles] == [("b-regulus", "b-regulus")]
+
+
+@pytest.mark.parametrize(("variant", "role_names", "where", "message"), [
+    ("without-iam-role-permissions", {"engine": "x"}, "role_names.engine", "no role of that name in this profile/variant"),
+    ("without-iam-role-permissions", {"engine_role": "bad name"}, "role_names.engine_role", "'bad name' is not a valid IAM name"),
+    ("with-iam-role-permissions", {"engine_role": "x"}, "role_names.engine_role", "no role of that name in this profile/variant"),
+])
+def test_role_names_are_checked(variant, role_names, where, message):
+    raw = {"region": "us-east-1", "localstack": {"enabled": False},
+           "deployments": [{"name": "a", **AIU_WITHOUT, "variant": variant, "role_names": role_names}]}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [(p.where, p.message) for p in err.value.problems] == [(f'deployments[0].{where} (deployment "a")', message)]
+
+
+def test_a_given_engine_role_name_clashes_like_any_other():
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "a", **AIU_WITHOUT, "role_names": {"engine_role": "shared"}},
+        {"name": "b", **AIU_WITHOUT, "role_name": "b-server", "policy_name": "b-policy", "role_names": {"engine_role": "Shared"}}]}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert "role 'Shared' (as 'shared'; IAM names ignore case)" in err.value.problems[0].message

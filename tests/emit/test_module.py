@@ -167,6 +167,15 @@ def test_attachments_are_keyed_and_moved_from_their_numbered_addresses(modules):
             expected_keys[f"{principal.resource_type}.{principal.key}_policy"] = keys
             # No numbered resource is left for this principal.
             assert not [r for r in resources[principal.resource_type] if r[-1].isdigit()], name
+        for role in plan.roles:  # a variant's own roles: <role>_policy, moved from <role>_policy_<key> (one resource per key before)
+            attachment = resources["aws_iam_role_policy_attachment"][f"{role.logical_id}_policy"]
+            keys = {p.part_keys()[0] for p in plan.policies if role.key in p.attach_to}
+            keys |= {a.key for a in plan.attachments if a.principal == role.key} | {"guardrails"}
+            for key in keys:
+                assert f'"{key}" = {{arn = ' in attachment["for_each"], (name, key)
+                assert moved.get(f"aws_iam_role_policy_attachment.{role.logical_id}_" + ("guardrails[0]" if key == "guardrails" else f"policy_{key}")) \
+                    == f'aws_iam_role_policy_attachment.{role.logical_id}_policy["{key}"]', (name, key)
+            expected_keys[f"aws_iam_role_policy_attachment.{role.logical_id}_policy"] = keys
         for policy in (p for p in plan.policies if p.attach_to_roles):
             attachment = resources["aws_iam_role_policy_attachment"][f"{policy.logical_id}_existing_role"]
             assert attachment["role"] == "${each.value}", name
@@ -252,3 +261,44 @@ def test_readme_module_addresses_are_the_exported_ones(modules):
         assert (address in keyed) if not address.startswith("[") else (address[1:] in keys), address
     for address in cited_numbered:
         assert address in numbered, address
+
+
+def test_a_variant_s_own_roles_are_in_its_module(modules):
+    """Each role a variant declares (AI Unlimited's engine role) is a role of the module: name variables and
+    locals, EC2 trust, instance profile, its policies only, its own boundary under the same toggles, outputs."""
+    found = 0
+    for profile_name in list_profiles():
+        profile = load_profile(profile_name)
+        for variant in profile.variants:
+            module = modules[profile_name if variant == profile.default_variant else f"{profile_name}-{variant}"]
+            resources, roles = module["resource"], profile.roles(variant)
+            assert set(resources["aws_iam_role"]) == {"node_role", *(r.key for r in roles)}
+            for role in roles:
+                found += 1
+                assert module["variable"][role.name_key]["default"] is None
+                assert module["variable"][role.instance_profile_key]["default"] is None
+                assert module["locals"][role.name_key].startswith(f"${{coalesce(var.{role.name_key}, ")
+                emitted = resources["aws_iam_role"][role.key]
+                assert emitted["name"] == f"${{local.{role.name_key}}}"
+                assert emitted["permissions_boundary"] == f"${{local.{role.key}_boundary_arn}}"
+                assert json.loads(emitted["assume_role_policy"])["Statement"][0]["Principal"] == {
+                    "Service": "ec2.${data.aws_partition.current.dns_suffix}"}
+                assert resources["aws_iam_instance_profile"][f"{role.key}_instance_profile"]["role"] == f"${{aws_iam_role.{role.key}.name}}"
+                boundary = resources["aws_iam_policy"][f"{role.key}_boundary"]
+                assert boundary["count"] == resources["aws_iam_policy"]["boundary"]["count"]
+                assert boundary["name"] == f"${{local.{role.name_key}}}-boundary"
+                # Its attachments: one for_each resource, keyed by policy id like the others.
+                attached = resources["aws_iam_role_policy_attachment"][f"{role.key}_policy"]
+                assert attached["role"] == f"${{aws_iam_role.{role.key}.name}}"
+                for p in (p for p in profile.policies(variant) if role.key in p.attach_to):
+                    arn = f"aws_iam_policy.{'policy' if p.id == 'main' else 'policy_' + p.id.replace('-', '_')}.arn"
+                    assert f'"{p.id.replace("-", "_")}" = {{arn = {arn}, on = true}}' in attached["for_each"], p.id
+                others = [a for a in resources["aws_iam_role_policy_attachment"].values() if a is not attached]
+                assert not [a for a in others if a["role"] == f"${{aws_iam_role.{role.key}.name}}"]
+                assert {f"{role.key}_name", f"{role.key}_arn", f"{role.key}_instance_profile_name", f"{role.key}_instance_profile_arn",
+                        f"{role.key}_boundary_policy_arn"} <= set(module["output"])
+                # The node role's boundary no longer holds what only this role is given.
+                for policy in (p for p in profile.policies(variant) if p.attach_to == (role.key,)):
+                    for statement in policy.template["Statement"]:
+                        assert statement["Sid"] in boundary["policy"] and statement["Sid"] not in resources["aws_iam_policy"]["boundary"]["policy"]
+    assert found, "a built-in variant declares its own role (AI Unlimited without-iam-role-permissions)"

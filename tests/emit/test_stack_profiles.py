@@ -103,14 +103,41 @@ def test_ai_unlimited_secrets_are_scoped_never_star(tmp_path, variant, parameter
         assert resources_of(engine) == [f"arn:aws:secretsmanager:us-east-1:{TEST_ACCOUNT}:secret:{scope}"]
 
 
-@pytest.mark.parametrize("variant", ["with-iam-role-permissions", "without-iam-role-permissions"])
-def test_ai_unlimited_passes_the_node_role_by_arn(tmp_path, variant):
+@pytest.mark.parametrize(("variant", "passed"), [("with-iam-role-permissions", "aiu-server"), ("without-iam-role-permissions", "aiu-server-engine")])
+def test_ai_unlimited_passes_one_named_role_by_arn(tmp_path, variant, passed):
+    """With role permissions the server passes its own role (and the cluster roles); without, only the engine role."""
     stack = synth_one(tmp_path, profile="ai-unlimited", variant=variant, role_name="aiu-server", parameters=AIU_PREFIX)
     pass_role = [s for s in all_statements(stack) if "iam:PassRole" in actions_of(s)]
     assert len(pass_role) == 1
     targets = resources_of(pass_role[0])
-    assert f"{NODE_ROLE_ARN}aiu-server" in targets and "*" not in targets
+    assert f"{NODE_ROLE_ARN}{passed}" in targets and "*" not in targets
     assert pass_role[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+
+
+def test_ai_unlimited_without_role_permissions_never_names_the_server_s_own_role(tmp_path):
+    """Issue #12: no statement of the server's policy targets its own role or instance profile; the engine role holds
+    engine.json alone, with EC2 trust, its own instance profile and its own boundary."""
+    stack = synth_one(tmp_path, profile="ai-unlimited", variant="without-iam-role-permissions", role_name="aiu-server",
+                      parameters=AIU_PREFIX)
+    server = policy_by_name(stack, "ai-unlimited-workspaces")
+    own = {f"{NODE_ROLE_ARN}aiu-server", f"arn:aws:iam::{TEST_ACCOUNT}:instance-profile/aiu-server"}
+    assert not [s["Sid"] for s in server["Statement"] if own & set(resources_of(s))]
+    roles = resources(stack, "aws_iam_role")
+    assert roles["engine_role"]["name"] == "aiu-server-engine"
+    assert roles["engine_role"]["permissions_boundary"] == "${aws_iam_policy.engine_role_boundary.arn}"
+    assert resources(stack, "aws_iam_instance_profile")["engine_role_instance_profile"]["role"] == "${aws_iam_role.engine_role.name}"
+    attached = {(a["role"], a["policy_arn"]) for a in resources(stack, "aws_iam_role_policy_attachment").values()}
+    assert attached == {("${aws_iam_role.node_role.name}", "${aws_iam_policy.policy.arn}"),
+                        ("${aws_iam_role.engine_role.name}", "${aws_iam_policy.policy_engine.arn}")}
+    boundary = json.loads(resources(stack, "aws_iam_policy")["engine_role_boundary"]["policy"])
+    assert [s["Sid"] for s in boundary["Statement"]] == ["ReadEngineSecrets", "DenyPermissionsBoundaryChanges", "DenyBoundaryPolicyChanges"]
+    # The server's boundary no longer holds the engine policy's statement (it has its own EngineSecrets).
+    server_boundary = json.loads(resources(stack, "aws_iam_policy")["boundary"]["policy"])
+    assert "ReadEngineSecrets" not in {s["Sid"] for s in server_boundary["Statement"]}
+    outputs = stack["output"]
+    assert {"engine_role_name", "engine_role_arn", "engine_role_instance_profile_name", "engine_role_instance_profile_arn",
+            "engine_role_boundary_policy_arn"} <= set(outputs)
+    assert outputs["engine_role_arn"]["description"] == "Engine role ARN"
 
 
 def test_ai_unlimited_variants_differ_in_role_creation(tmp_path):
@@ -120,11 +147,12 @@ def test_ai_unlimited_variants_differ_in_role_creation(tmp_path):
     restricted = {a for s in all_statements(without) for a in actions_of(s)}
     assert {"iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy"} <= created
     assert not {"iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy"} & restricted
-    # The restricted variant carries the engine policy, attached to the node role.
+    # The restricted variant carries the engine policy, attached to the engine role (not the server's).
     engine = policy_by_name(without, "ai-unlimited-engine")
     assert engine["Statement"][0]["Action"] == "secretsmanager:GetSecretValue"
-    role_arns = {a["policy_arn"] for a in resources(without, "aws_iam_role_policy_attachment").values()}
-    assert role_arns == {"${aws_iam_policy.policy.arn}", "${aws_iam_policy.policy_engine.arn}"}
+    role_arns = {a["policy_arn"] for a in resources(without, "aws_iam_role_policy_attachment").values()
+                 if a["role"] == "${aws_iam_role.node_role.name}"}
+    assert role_arns == {"${aws_iam_policy.policy.arn}"}
     # Role management is limited to the cluster role name pattern.
     manage = next(s for s in all_statements(with_roles) if "iam:CreateRole" in actions_of(s))
     assert resources_of(manage) == [f"{NODE_ROLE_ARN}aiu-cluster-*"]

@@ -40,6 +40,9 @@ class Expected:
     access_key: bool = False
     parts: dict[str, int] = field(default_factory=dict)
     boundary: bool = True  # the profile boundary policy (<policy_name>-boundary), on by default for built-in profiles
+    # A variant's own roles (AI Unlimited's engine role): role name -> (instance profile name, its policies), each with its
+    # own boundary <role name>-boundary when `boundary`.
+    own_roles: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def part_names(self, policy: str) -> list[str]:
         return [policy] + [f"{policy}-{n}" for n in range(2, self.parts.get(policy, 1) + 1)]
@@ -48,9 +51,11 @@ class Expected:
         return {f"arn:aws:iam::{LOCALSTACK_ACCOUNT}:policy/{name}" for p in policies for name in self.part_names(p)}
 
     def resource_counts(self) -> Counter:
-        counts = Counter({"aws_iam_policy": sum(len(self.part_names(p)) for p in self.policies) + int(self.boundary), "aws_iam_role": 1,
-                          "aws_iam_instance_profile": 1,
-                          "aws_iam_role_policy_attachment": len(self.policy_arns(self.role_policies)) + len(self.role_managed)})
+        own = self.own_roles.values()
+        counts = Counter({"aws_iam_policy": sum(len(self.part_names(p)) for p in self.policies) + int(self.boundary) * (1 + len(own)),
+                          "aws_iam_role": 1 + len(own), "aws_iam_instance_profile": 1 + len(own),
+                          "aws_iam_role_policy_attachment": len(self.policy_arns(self.role_policies)) + len(self.role_managed)
+                          + sum(len(self.policy_arns(policies)) for _, policies in own)})
         if self.user_name:
             counts.update({"aws_iam_user": 1,
                            "aws_iam_user_policy_attachment": len(self.policy_arns(self.user_policies)) + len(self.user_managed)})
@@ -116,6 +121,19 @@ def assert_deployed(iam, expected: Expected) -> None:
         expected.policy_arns(expected.role_policies) | set(expected.role_managed)
     profile = iam.get_instance_profile(InstanceProfileName=expected.instance_profile_name)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [expected.role_name]
+    for name, (instance_profile, policies) in expected.own_roles.items():
+        # A variant's own role: EC2 trust, only its policies, its own instance profile and boundary.
+        own = iam.get_role(RoleName=name)["Role"]
+        assert [(st["Effect"], st["Principal"], st["Action"]) for st in _doc(own["AssumeRolePolicyDocument"])["Statement"]] == \
+            [("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")]
+        assert attached_arns(iam, "list_attached_role_policies", RoleName=name) == expected.policy_arns(policies)
+        holder = iam.get_instance_profile(InstanceProfileName=instance_profile)["InstanceProfile"]
+        assert [r["RoleName"] for r in holder["Roles"]] == [name]
+        if expected.boundary:
+            boundary = f"arn:aws:iam::{LOCALSTACK_ACCOUNT}:policy/{name}-boundary"
+            assert own.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == boundary
+            live = {st["Sid"] for st in live_policy_statements(iam, boundary)}
+            assert {"DenyPermissionsBoundaryChanges", "DenyBoundaryPolicyChanges"} <= live
 
     if expected.user_name:
         iam.get_user(UserName=expected.user_name)
@@ -131,6 +149,10 @@ def assert_removed(iam, expected: Expected) -> None:
         assert absent(lambda: iam.get_user(UserName=expected.user_name))
     assert absent(lambda: iam.get_role(RoleName=expected.role_name))
     assert absent(lambda: iam.get_instance_profile(InstanceProfileName=expected.instance_profile_name))
+    for name, (instance_profile, _) in expected.own_roles.items():
+        assert absent(lambda: iam.get_role(RoleName=name))
+        assert absent(lambda: iam.get_instance_profile(InstanceProfileName=instance_profile))
+        assert absent(lambda: iam.get_policy(PolicyArn=f"arn:aws:iam::{LOCALSTACK_ACCOUNT}:policy/{name}-boundary"))
     for arn in expected.policy_arns(expected.policies):
         assert absent(lambda: iam.get_policy(PolicyArn=arn)), arn
 

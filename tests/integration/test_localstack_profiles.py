@@ -49,11 +49,19 @@ def test_ai_unlimited_without_iam_role_permissions(localstack_endpoint, iam, tmp
     case = "ai-unlimited-without-iam-role-permissions-all-addenda"
     workspaces = [st for st in statements(case, "ai-unlimited-workspaces") if not st.sid.startswith("SessionManager")]
     engine = f"{names['role_name']}-engine"  # README: the engine policy is <role_name>-engine
+    # The engine role (<role_name>-engine, instance profile of the same name) holds the engine policy; the server's role
+    # holds the workspaces policy alone, aimed at the engine role (issue #12, ai-unlimited/SOURCES.md "Engine role").
+    engine_role = f"{names['role_name']}-engine"
     expected = Expected(policies={names["policy_name"]: workspaces, engine: statements(case, "ai-unlimited-engine")},
-                        role_name=names["role_name"], instance_profile_name=names["role_name"],
-                        role_policies=(names["policy_name"], engine), fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-"})
+                        role_name=names["role_name"], instance_profile_name=names["role_name"], role_policies=(names["policy_name"],),
+                        own_roles={engine_role: (engine_role, (engine,))},
+                        fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-", "engine_role": engine_role,
+                             "engine_instance_profile": engine_role})
     outputs = run_cycle(localstack_config(localstack_endpoint, [deployment]), "aiu", tmp_path, iam, expected)
     assert len(outputs["policy_arns"]) == 2  # restricted workspaces policy + engine policy
+    assert outputs["engine_role_name"] == outputs["engine_role_instance_profile_name"] == engine_role
+    assert outputs["engine_role_arn"] == f"arn:aws:iam::000000000000:role/{engine_role}"
+    assert outputs["engine_role_boundary_policy_arn"] == f"arn:aws:iam::000000000000:policy/{engine_role}-boundary"
 
 
 @pytest.mark.parametrize("variant", ["vanilla", "eks"])

@@ -43,10 +43,13 @@ def expected_for(fixture: str, sfx: str) -> Expected:
     if fixture == "ai-unlimited-without-iam-role-permissions":  # no addenda; engine policy <role_name>-engine
         case = "ai-unlimited-without-iam-role-permissions-all-addenda"
         policy = role = f"ai-unlimited-r-{sfx}"
+        # The engine role <role_name>-engine (instance profile of the same name) holds the engine policy, not the server's role.
+        engine = f"{role}-engine"
         return Expected(policies={policy: facts(case, "ai-unlimited-workspaces", drop=("SessionManager",)),
                                   f"{role}-engine": facts(case, "ai-unlimited-engine")},
-                        role_name=role, instance_profile_name=role, role_policies=(policy, f"{role}-engine"),
-                        fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-"})
+                        role_name=role, instance_profile_name=role, role_policies=(policy,), own_roles={engine: (engine, (f"{role}-engine",))},
+                        fmt={"secret_scope": "compute-engine/*", "prefix": "aiu-cluster-", "engine_role": engine,
+                             "engine_instance_profile": engine})
     if fixture == "anyscale":
         role = f"anyscale-cluster-node-cld_{sfx}"
         return Expected(policies={f"cld_{sfx}-cluster_node_s3_access": facts("anyscale", "cld_abc123-cluster_node_s3_access")},
@@ -97,6 +100,8 @@ def test_hcl_consumer(localstack_endpoint, iam, tmp_path, fixture):
             assert outputs["instance_profile_name"]["value"] == expected.instance_profile_name
         else:
             assert outputs["role_name"]["value"] == expected.role_name
+            if expected.own_roles:
+                assert outputs["engine_role_arn"]["value"] == iam.get_role(RoleName=f"{expected.role_name}-engine")["Role"]["Arn"]
         assert terraform.plan(*variables) is False, "no changes after apply"
     finally:
         terraform.destroy(*variables)

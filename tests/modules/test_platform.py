@@ -71,3 +71,22 @@ def test_project_stack_moves_numbered_attachments_to_keyed_ones(tmp_path):
         {"from": "aws_iam_role_policy_attachment.node_role_policy_1",
          "to": "aws_iam_role_policy_attachment.node_role_policy_s3_access_node_role_0"},
     ]
+
+
+def test_two_platforms_with_a_variant_role_fit_in_one_stack(tmp_path):
+    """A variant's own role (AI Unlimited's engine role) is prefixed with the construct id like every other name."""
+    platform = importlib.import_module(f"{CONSTRUCTS_PACKAGE}.platform")
+    app = App(outdir=str(tmp_path))
+    stack = TerraformStack(app, "two")
+    parameters = {"cluster_role_prefix": "aiu-cluster-"}
+    first = platform.PlatformIam(stack, "a", profile="ai-unlimited", variant="without-iam-role-permissions", region="us-east-1",
+                                 role_name="a-server", policy_name="a-policy", parameters=parameters)
+    platform.PlatformIam(stack, "b", profile="ai-unlimited", variant="without-iam-role-permissions", region="us-east-1",
+                         role_name="b-server", policy_name="b-policy", parameters=parameters, outputs=True)
+    app.synth()
+    resources = json.loads((tmp_path / "stacks" / "two" / "cdk.tf.json").read_text())["resource"]
+    assert set(resources["aws_iam_role"]) == {"a_node_role", "a_engine_role", "b_node_role", "b_engine_role"}
+    assert resources["aws_iam_role"]["b_engine_role"]["name"] == "b-server-engine"
+    assert resources["aws_iam_role"]["a_engine_role"]["permissions_boundary"] == "${aws_iam_policy.a_engine_role_boundary.arn}"
+    assert resources["aws_iam_role_policy_attachment"]["a_engine_role_policy_engine"]["role"] == "${aws_iam_role.a_engine_role.name}"
+    assert set(first.roles) == {"engine_role"} and first.outputs["engine_role_arn"] == "${aws_iam_role.a_engine_role.arn}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from iam_foundry.ops.adopt import to_create
 from tests.conftest import TEST_ACCOUNT, make_config, synth_raw
 
@@ -52,3 +54,42 @@ def test_clash_candidates_are_creations_not_imported_and_not_in_state(synth_stac
     assert planned == {"aws_iam_instance_profile.instance_profile": "nextai-role", "aws_iam_policy.policy": "nextai-policy",
                        "aws_iam_policy.boundary": "nextai-policy-boundary"}
     assert to_create(stack, in_state=set(planned) | {"aws_iam_user.user"}) == []
+
+
+def test_an_existing_engine_role_is_named_with_the_fix_that_applies(tmp_path, monkeypatch):
+    """A variant's own role cannot be adopted: a clash names role_name (its name derives from it), not the adopt list."""
+    import json
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from iam_foundry.config.model import parse_config
+    from iam_foundry.errors import FoundryError
+    from iam_foundry.ops import adopt
+
+    raw = {"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "ai", "profile": "ai-unlimited", "variant": "without-iam-role-permissions", "account_id": TEST_ACCOUNT,
+         "parameters": {"cluster_role_prefix": "aiu-cluster-"}}]}
+    config = parse_config(raw)
+    stack = synth_raw(raw, tmp_path / "out")["ai"]
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    (workdir / "cdk.tf.json").write_text(json.dumps(stack))
+    existing = {"ai-unlimited", "ai-unlimited-engine"}  # the server's role and the engine role exist already
+
+    def get_role(RoleName):
+        if RoleName not in existing:
+            raise ClientError({"Error": {"Code": "NoSuchEntity"}}, "GetRole")
+
+    def missing(**_):
+        raise ClientError({"Error": {"Code": "NoSuchEntity"}}, "Get")
+
+    iam = SimpleNamespace(get_role=get_role, get_user=missing, get_instance_profile=missing, get_policy=missing)
+    monkeypatch.setattr(adopt, "state_addresses", lambda terraform: set())
+    monkeypatch.setattr(adopt, "iam_client", lambda config, deployment: (iam, None))
+    with pytest.raises(FoundryError) as err:
+        adopt.check_clashes(config, config.deployments[0], SimpleNamespace(workdir=workdir))
+    fixes = {p.message.split("(")[1].split(")")[0]: p.fix for p in err.value.problems}
+    assert fixes == {
+        "aws_iam_role.node_role": 'add "node_role" to the deployment\'s adopt list to take it over, or choose another role_name',
+        "aws_iam_role.engine_role": "choose another role_name (the name of aws_iam_role.engine_role derives from it), or remove the existing IAM role"}

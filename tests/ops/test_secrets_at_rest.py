@@ -32,10 +32,14 @@ def test_every_created_principal_is_denied_the_state_bucket():
     raw["deployments"] += [
         {"name": "ai", "profile": "ai-unlimited", "role_name": "ai-role", "parameters": {"cluster_role_prefix": "ai-cluster-"}},  # no account id: any account
         {"name": "bob", "profile": "nextai", "user_name": "bob", "policy_name": "bob-policy", "create_node_role": False, "account_id": TEST_ACCOUNT},
+        # A variant's own role (the engine role) is a created principal too.
+        {"name": "aiw", "profile": "ai-unlimited", "variant": "without-iam-role-permissions", "role_name": "aiw-role",
+         "policy_name": "aiw-policy", "parameters": {"cluster_role_prefix": "aiw-cluster-"}, "account_id": TEST_ACCOUNT},
     ]
     arns = created_principal_arns(parse_config(raw))
     assert arns == sorted([f"arn:aws:iam::{TEST_ACCOUNT}:user/ml/nextai", f"arn:aws:iam::{TEST_ACCOUNT}:role/ml/nextai-role",
-                           "arn:aws:iam::*:role/ai-role", f"arn:aws:iam::{TEST_ACCOUNT}:user/bob"])
+                           "arn:aws:iam::*:role/ai-role", f"arn:aws:iam::{TEST_ACCOUNT}:user/bob",
+                           f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role", f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role-engine"])
     policy = state_bucket_policy("state", "aws", arns)
     [deny] = [s for s in policy["Statement"] if s["Sid"] == "DenyPrincipalsIamFoundryCreates"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Resource"] == ["arn:aws:s3:::state", "arn:aws:s3:::state/*"]

@@ -49,10 +49,11 @@ def test_every_builtin_profile_variant_and_addendum_has_written_facts():
 def test_statements_sids_actions_conditions_and_resources_are_the_vendors(stacks, case):
     expected = CASES[case]
     # The profile boundary (a guardrail, tests/access/test_guardrails.py) is not a vendor statement.
-    boundary = stacks[case]["resource"]["aws_iam_policy"].pop("boundary", None)
-    assert boundary is not None, "built-in profiles carry their boundary by default"
+    boundaries = {key: stacks[case]["resource"]["aws_iam_policy"].pop(key, None)
+                  for key in ["boundary"] + [f"{role}_boundary" for role in expected.own_roles]}
+    assert None not in boundaries.values(), "built-in profiles carry their boundaries by default"
     found = policies_by_name(stacks[case])
-    stacks[case]["resource"]["aws_iam_policy"]["boundary"] = boundary
+    stacks[case]["resource"]["aws_iam_policy"].update(boundaries)
     assert sorted(found) == sorted(expected.policies)
     fmt = {"acct": account_of(list(CASES).index(case)), **expected.names}
     for policy_name, statements in expected.policies.items():
@@ -71,7 +72,8 @@ def test_policies_and_managed_arns_are_attached_where_the_vendor_says(stacks, ca
     role_attachments = list(resources(stack, "aws_iam_role_policy_attachment").values())
     node_role = "${aws_iam_role.node_role.name}"
     role_arns = [a["policy_arn"] for a in role_attachments if a["role"] == node_role]
-    existing_roles = {a["role"] for a in role_attachments if a["role"] != node_role}
+    own = {f"${{aws_iam_role.{key}.name}}" for key in expected.own_roles}
+    existing_roles = {a["role"] for a in role_attachments if a["role"] != node_role and a["role"] not in own}
     assert ("aws_iam_user" in stack["resource"]) == expected.has_user
     assert ("aws_iam_access_key" in stack["resource"]) == expected.access_key
     assert sorted(user_arns) == sorted([ref[n] for n in expected.attached_to_user] + list(expected.user_managed))
@@ -80,6 +82,18 @@ def test_policies_and_managed_arns_are_attached_where_the_vendor_says(stacks, ca
     for role, names in expected.attached_to_existing_roles.items():
         assert sorted(a["policy_arn"] for a in role_attachments if a["role"] == role) == sorted(ref[n] for n in names)
     assert ("node_role" in resources(stack, "aws_iam_role")) == expected.has_role
+    # A variant's own roles (AI Unlimited's engine role): their names, EC2 trust, instance profile and only their policies.
+    assert set(resources(stack, "aws_iam_role")) - {"node_role"} == set(expected.own_roles)
+    for key, (role_name, profile_name, policy_names) in expected.own_roles.items():
+        role = resources(stack, "aws_iam_role")[key]
+        assert role["name"] == role_name
+        assert role["permissions_boundary"] == f"${{aws_iam_policy.{key}_boundary.arn}}"
+        assert [(st["Effect"], st["Principal"], st["Action"]) for st in json.loads(role["assume_role_policy"])["Statement"]] == \
+            [("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")]
+        instance_profile = resources(stack, "aws_iam_instance_profile")[f"{key}_instance_profile"]
+        assert (instance_profile["name"], instance_profile["role"]) == (profile_name, f"${{aws_iam_role.{key}.name}}")
+        assert sorted(a["policy_arn"] for a in role_attachments if a["role"] == f"${{aws_iam_role.{key}.name}}") == \
+            sorted(ref[n] for n in policy_names)
     if not expected.has_role:
         return
     assert resources(stack, "aws_iam_role")["node_role"]["name"] == expected.names["role"]

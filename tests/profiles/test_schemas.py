@@ -102,7 +102,8 @@ def test_wrong_types_name_file_and_path(tmp_path, override, path, wanted):
 def test_attach_to_outside_user_and_node_role_names_the_item(tmp_path):
     write_profile(tmp_path, {"policies": [{"id": "main", "template": "policy.json", "attach_to": ["user", "group"]}]})
     assert problems_of(tmp_path) == [
-        f"{tmp_path / 'profile.json'} at $.policies[0].attach_to[1]: \"group\" is not allowed (fix: use one of ['user', 'node_role'])"]
+        f"{tmp_path / 'profile.json'} at $.policies[0].attach_to[1]: 'group' is not a principal of this variant "
+        "(fix: no role of that name; known: ['node_role', 'user'])"]
 
 
 def test_parameter_pattern_must_compile(tmp_path):
@@ -203,3 +204,44 @@ def test_custom_profile_addendum_files_go_through_the_same_schema(tmp_path):
     with pytest.raises(FoundryError) as err:
         parse_config(raw, source=tmp_path / "iam-foundry.toml")
     assert f"{tmp_path / 'extra.json'} at $.replaces_sids[0]: no statement with Sid 'PassNodRole' in policy.json" in str(err.value)
+
+
+ENGINE_ROLE = {"description": "the role the platform passes to its instances", "name": "{{role_name}}-engine", "trust_policy": "trust.json"}
+
+
+def _variant(roles: dict[str, Any], attach_to: list[str]) -> dict[str, Any]:
+    return {"variants": {"split": {"policies": [{"id": "main", "template": "policy.json", "attach_to": ["node_role"], "addenda": True},
+                                                {"id": "engine", "template": "policy.json", "attach_to": attach_to}],
+                                   "roles": roles}}}
+
+
+def test_a_variant_declares_its_own_role_as_data(tmp_path):
+    profile = load_profile_dir(write_profile(tmp_path, _variant({"engine_role": ENGINE_ROLE}, ["engine_role"])))
+    assert profile.roles("default") == ()
+    (role,) = profile.roles("split")
+    assert (role.key, role.name, role.instance_profile_name) == ("engine_role", "{{role_name}}-engine", "{{engine_role_name}}")
+    assert (role.name_key, role.instance_profile_key) == ("engine_role_name", "engine_role_instance_profile_name")
+    assert [p.attach_to for p in profile.policies("split")] == [("node_role",), ("engine_role",)]
+
+
+@pytest.mark.parametrize("roles, attach_to, wanted", [
+    ({"engine_role": {**ENGINE_ROLE, "trust_polcy": "trust.json"}}, ["engine_role"],
+     "at $.variants.split.roles.engine_role.trust_polcy: unknown key (fix: did you mean 'trust_policy'?)"),
+    ({"engine": ENGINE_ROLE}, ["engine"], 'at $.variants.split.roles.engine: key "engine" does not match ^[a-z][a-z0-9]*_role$'),
+    ({"node_role": ENGINE_ROLE}, ["node_role"], "at $.variants.split.roles"),
+    ({"engine_role": ENGINE_ROLE}, ["engin_role"],
+     "at $.variants.split.policies[1].attach_to[0]: 'engin_role' is not a principal of this variant (fix: did you mean 'engine_role'?)"),
+    ({"engine_role": ENGINE_ROLE, "spare_role": ENGINE_ROLE}, ["engine_role"],
+     "at $.variants.split.roles.spare_role: no policy of the variant is attached to it"),
+])
+def test_a_wrong_role_spec_names_its_place(tmp_path, roles, attach_to, wanted):
+    write_profile(tmp_path, _variant(roles, attach_to))
+    problems = problems_of(tmp_path)
+    assert any(wanted in p for p in problems), problems
+
+
+def test_an_own_role_in_the_default_policies_is_not_a_principal(tmp_path):
+    """Only a variant declares its own roles: the default variant's attach_to cannot name one."""
+    write_profile(tmp_path, {"policies": [{"id": "main", "template": "policy.json", "attach_to": ["engine_role"]}]})
+    assert problems_of(tmp_path) == [f"{tmp_path / 'profile.json'} at $.policies[0].attach_to[0]: 'engine_role' is not a principal "
+                                     "of this variant (fix: did you mean 'node_role'?)"]

@@ -101,3 +101,16 @@ def test_policies_for_principals_the_stack_does_not_create_are_shown() -> None:
     assert policy.arn == f"attached to existing role {config.deployments[0].parameters['access_role_name']}"
     assert {(r.sid, r.source) for r in policy.rows} == {("PassNodeRoleToEc2", "policy_json/anyscale/addenda/access-role.json"),
                                                         ("GetNodeInstanceProfile", "policy_json/anyscale/addenda/access-role.json")}
+
+
+def test_a_variant_s_own_role_is_a_principal_of_the_page() -> None:
+    """AI Unlimited without role permissions: the engine role has its verdict, its actions, its instance profile and
+    trust in the graph, and the server's one edge to it is passing it to EC2."""
+    config = builtin_config("ai-unlimited", "without-iam-role-permissions", ())
+    markdown = render_markdown(build_report(config, config.deployments[0]))
+    assert "| `ai-unlimited:engine_role` | `arn:aws:iam::123456789012:role/ai-unlimited-engine` | **bounded** |" in markdown
+    assert "### `ai-unlimited:engine_role`" in markdown and "ReadEngineSecrets (ai-unlimited-engine" in markdown
+    edges = mermaid_edges(markdown)
+    server, engine = node_id("ai-unlimited:node_role"), node_id("ai-unlimited:engine_role")
+    assert [(label, target) for source, label, target in edges if source == server] == [("can pass: PassRole+RunInstances", engine)]
+    assert any(label == "holds" and target == engine for _, label, target in edges)
