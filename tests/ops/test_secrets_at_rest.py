@@ -39,7 +39,9 @@ def test_every_created_principal_is_denied_the_state_bucket():
     arns = created_principal_arns(parse_config(raw))
     assert arns == sorted([f"arn:aws:iam::{TEST_ACCOUNT}:user/ml/nextai", f"arn:aws:iam::{TEST_ACCOUNT}:role/ml/nextai-role",
                            "arn:aws:iam::*:role/ai-role", f"arn:aws:iam::{TEST_ACCOUNT}:user/bob",
-                           f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role", f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role-engine"])
+                           f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role", f"arn:aws:iam::{TEST_ACCOUNT}:role/aiw-role-engine",
+                           # the cluster roles the ai role may create under its prefix (its CreateRole resource)
+                           "arn:aws:iam::*:role/ai-cluster-*"])
     policy = state_bucket_policy("state", "aws", arns)
     [deny] = [s for s in policy["Statement"] if s["Sid"] == "DenyPrincipalsIamFoundryCreates"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Resource"] == ["arn:aws:s3:::state", "arn:aws:s3:::state/*"]
