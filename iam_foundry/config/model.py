@@ -115,13 +115,3 @@ class FoundryConfig:
                 return deployment
         raise ConfigError(Problem(f"stack '{name}'", "no deployment of that name",
                                   f"use one of {[d.name for d in self.deployments]}"))
-
-
-def __getattr__(name: str) -> object:
-    """parse_config/load_config moved to config/load.py. The constructs of an installed (editable)
-    checkout made before that (iam_foundry_modules.platform) still import them from here."""
-    if name in ("parse_config", "load_config"):
-        from iam_foundry.config import load
-
-        return getattr(load, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
