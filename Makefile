@@ -70,8 +70,8 @@ test-unit: setup chromium-notice
 snapshots: setup
 	$(PYTHON) -m pytest -m "not integration" --snapshot-update
 
-readme: setup  # the README's deployment field table, from iam_foundry/config/model.py DEPLOYMENT_FIELDS
-	$(PYTHON) -c "from pathlib import Path; from iam_foundry.config.model import readme_with_fields as r; p = Path('README.md'); p.write_text(r(p.read_text()))"
+readme: setup  # the README's config reference, from iam_foundry/config/fields.py and backends.py
+	$(PYTHON) -c "from pathlib import Path; from iam_foundry.config.reference import readme_with_fields as r; p = Path('README.md'); p.write_text(r(p.read_text()))"
 
 validate: setup
 	$(IAM_FOUNDRY) validate

@@ -16,7 +16,7 @@ from iam_foundry.errors import FoundryError
 
 
 def main() -> int:
-    from iam_foundry.config.model import load_config
+    from iam_foundry.config.load import load_config
     from iam_foundry.ops.synth import synth
 
     try:

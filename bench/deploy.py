@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from proctree import METHOD, CommandFailed, Run, measure  # bench/ is sys.path[0] when run as a script
 from run import base_env, machine, write_toml
 
-from iam_foundry.config.model import DEFAULT_LOCALSTACK_ENDPOINT
+from iam_foundry.config.target import DEFAULT_LOCALSTACK_ENDPOINT
 from iam_foundry.ops import localstack
 
 RESULTS = BENCH / "deploy-results.json"

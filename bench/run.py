@@ -112,7 +112,7 @@ def plan_config() -> dict[str, Any]:
     """The default config's `nextai` deployment, aimed at the benchmark's LocalStack, with local state."""
     config = tomllib.loads((ROOT / "iam-foundry.toml").read_text())
     config["localstack"] = {**config.get("localstack", {}), "enabled": True, "endpoint": BENCH_ENDPOINT}
-    # Relative to the output folder's parent (see stacks.backend_settings): stays inside the temp dir.
+    # Relative to the output folder's parent (see LocalBackend in iam_foundry/config/backends.py): stays inside the temp dir.
     config["backend"] = {"type": "local", "path": "state"}
     config["deployments"] = [d for d in config["deployments"] if d["name"] == "nextai"]
     return config

@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 from iam_foundry.emit.tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
 from iam_foundry.errors import PolicyError, Problem
-from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile, render, split_statements
+from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile
+from iam_foundry.policy.render import render, split_statements
 
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
@@ -138,6 +139,7 @@ class PlannedPolicy:
     when: str | None = None                # an addendum's own policy exists only with that addendum
     parts: tuple[dict[str, Any], ...] | None = None
     logical_id: str = ""
+    role_keys: tuple[str, ...] = ()       # one per attach_to_roles entry, from its template (not its value)
 
     def part_keys(self) -> list[str]:
         """Attachment keys of the parts: the policy id, then <id>_2, <id>_3, ... (stable across runs)."""
@@ -207,6 +209,7 @@ class ManagedAttachment:
 
     @property
     def module_id(self) -> str:
+        """Its resource name in modules exported before attachments were keyed (their moved blocks' `from`)."""
         return f"{self.origin}_{self.principal}_{self.index}"
 
 
@@ -248,6 +251,8 @@ class Plan:
     account_id: str
     preconditions: tuple[Precondition, ...]
     outputs: tuple[Output, ...]
+    # On every resource that takes tags: ManagedBy and IamFoundryDeployment, which the caller's cannot
+    # override, then the caller's (a deployment's config tags; a module merges var.tags under these).
     tags: Mapping[str, str] = field(default_factory=dict)
     boundary: PlannedBoundary | None = None
     # What user and node role get as permissions boundary: the given one, else the profile boundary.
@@ -306,6 +311,7 @@ class Inputs(Protocol):
     def ids(self) -> LogicalIds: ...
     def switches(self) -> frozenset[str]: ...
     def boundary_arn(self, values: Mapping[str, str]) -> str | None: ...
+    def extra_tags(self) -> dict[str, str]: ...
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]: ...
 
 
@@ -347,8 +353,8 @@ def resolve(inputs: Inputs) -> Plan:
             statements = tuple(Statement(render(s, values, addendum.source), addendum.source) for s in addendum.statements)
             name = inputs.policy_name(spec.id, render(spec.name, values, addendum.source), spec.name)
             roles = tuple(render(role, values, addendum.source) for role in spec.attach_to_roles)
-            policies.append(_policy(profile, spec.id, name, values, "2012-10-17", statements, (), roles,
-                                    toggle(addendum.name), symbolic, inputs.ids))
+            policies.append(replace(_policy(profile, spec.id, name, values, "2012-10-17", statements, (), roles,
+                                            toggle(addendum.name), symbolic, inputs.ids), role_keys=role_keys(spec.attach_to_roles)))
 
     attachments = _attachments(profile, addenda, values, creates_user, creates_role, toggle)
     attachments += tuple(ManagedAttachment(r.key, render(arn, values, r.trust_source), "managed", index)
@@ -364,9 +370,23 @@ def resolve(inputs: Inputs) -> Plan:
     plan = Plan(profile=profile, variant=variant, deployment=values["deployment"], names=names, values=values,
                 toggles=tuple(addenda) + ((ACCESS_KEY, PGP_KEY) if symbolic else ()), on=on,
                 policies=tuple(policies), attachments=attachments, trust_policy=trust, creates_user=creates_user,
-                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(), roles=roles)
-    plan = _with_guardrails(plan, inputs, values, addenda, boundary_arn)
+                account_id=account_id, preconditions=(precondition,) if precondition else (), outputs=(), roles=roles,
+                tags={**TAG_MANAGED_BY, "IamFoundryDeployment": values["deployment"], **inputs.extra_tags()})
+    plan = _with_guardrails(plan, inputs, values, boundary_arn)
     return _with_outputs(plan, inputs, values, symbolic)
+
+
+def role_keys(templates: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys of a policy's existing-role attachments, from the role name templates ("{{access_role_name}}"
+    -> access_role_name): known before any value is, and unchanged when another role comes or goes."""
+    keys: list[str] = []
+    for template in templates:
+        base = key = re.sub(r"[^A-Za-z0-9]+", "_", template).strip("_").lower() or "role"
+        count = 2
+        while key in keys:
+            key, count = f"{base}_{count}", count + 1
+        keys.append(key)
+    return tuple(keys)
 
 
 def allows_create_role(statement: dict[str, Any]) -> bool:
@@ -384,6 +404,12 @@ def boundary_denies(arn: str) -> list[dict[str, Any]]:
             {"Sid": "DenyBoundaryPolicyChanges", "Effect": "Deny", "Action": BOUNDARY_POLICY_CHANGES, "Resource": arn}]
 
 
+def require_boundary_statement(boundary_arn: str) -> dict[str, Any]:
+    """Roles are created, or given policies, only with this boundary (a request naming none matches too)."""
+    return {"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
+            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}}
+
+
 def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
     """Denies added to a deployment policy's own statements.
 
@@ -395,8 +421,7 @@ def guardrail_statements(deployment: Any, statements: list[dict[str, Any]], boun
     it in place go into the identity policy instead (the profile boundary holds them itself)."""
     extra: list[dict[str, Any]] = []
     if deployment.require_boundary_on_created_roles and boundary_arn and any(allows_create_role(s) for s in statements):
-        extra.append({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
-                      "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}})
+        extra.append(require_boundary_statement(boundary_arn))
     if deployment.permissions_boundary:
         extra.append({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"})
     return extra
@@ -418,7 +443,7 @@ def concrete_boundary_document(deployment_name: str, name: str, arn: str, polici
     would let a principal that can write its own policy use them on every resource. One policy for
     both principals: the user and its node role share the profile, and a role created under
     require_boundary_on_created_roles gets the same one. policies: (policy id, parts) attached."""
-    from iam_foundry.profiles.load import rendered_size
+    from iam_foundry.policy.render import rendered_size
 
     where = f"deployment '{deployment_name}' profile boundary '{name}'"
     if len(name) > POLICY_NAME_MAX:
@@ -456,7 +481,7 @@ def concrete_boundary_document(deployment_name: str, name: str, arn: str, polici
     return document
 
 
-def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], addenda: list[str], boundary_arn: str | None) -> Plan:
+def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], boundary_arn: str | None) -> Plan:
     """The profile boundary, what user and node role are bounded by, and (a module's) guardrail denies."""
     profile, ids = plan.profile, inputs.ids
     reference = f"aws_iam_policy.{ids.policy_prefix}boundary"
@@ -498,20 +523,36 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], adde
             sid, count = f"{base}{count}", count + 1
         sids.add(sid)
         into.append(Statement({"Sid": sid, **{k: v for k, v in statement.body.items() if k != "Sid"}}, statement.source,
-                              statement.when, statement.unless))
+                              statement.when, statement.unless, statement.any_of))
 
+    meta = profile.root / "profile.json"
+    arn = boundary_arn_of(values, expr("var.path"))
+    keep = Statement({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}, meta,
+                     when=PERMISSIONS_BOUNDARY, guard=True)
+    # In the boundary, its ARN rebuilt, as the boundary's own denies have it (a reference to itself is a cycle);
+    # in the guardrails policy (below) by reference, so that policy's count depends on variables only.
+    require = [Statement(require_boundary_statement(arn), meta, when=REQUIRE_BOUNDARY, guard=True)] if creates_roles(profile, plan.variant) else []
     for policy in plan.policies:
         if set(policy.attach_to) & set(MAIN_PRINCIPALS):
             for index, statement in enumerate(policy.statements):
                 add(statement, f"{policy.id.title()}{index}")
-    for name in addenda:  # the AWS managed policies addenda attach belong in the boundary too
-        addendum = profile.addenda[name]
-        for arn in sorted({a for arns in addendum.managed_policy_arns.values() for a in arns}):
-            short = re.sub(r"[^A-Za-z0-9]", "", arn.rsplit("/", 1)[-1])
-            for index, body in enumerate(aws_managed_statements("arn:aws:iam::aws:policy/" + arn.rsplit("/", 1)[-1])):
-                add(Statement(body, addendum.source, when=name), f"{short}{index}")
-    arn = boundary_arn_of(values, expr("var.path"))
-    statements += [Statement(body, profile.root / "profile.json") for body in boundary_denies(arn)]
+            # The guardrail deny where a deployment's boundary copies it from: after the first attached policy
+            # that creates roles (KeepPermissionsBoundary comes only with a given boundary, which replaces this one).
+            if require and any(allows_create_role(s.body) for s in policy.statements):
+                add(require.pop(), "")
+    # The AWS managed policies attached (a deployment's order: the user's, then the node role's), each once,
+    # under every toggle that attaches it: two addenda attaching one policy give its statements once.
+    toggles: dict[str, set[str | None]] = {}
+    for attachment in [a for a in plan.attachments if a.principal == "user"] + [a for a in plan.attachments if a.principal == "node_role"]:
+        toggles.setdefault(attachment.arn, set()).add(attachment.when)
+    for managed, whens in toggles.items():
+        short = re.sub(r"[^A-Za-z0-9]", "", managed.rsplit("/", 1)[-1])
+        toggled = tuple(sorted(w for w in whens if w is not None)) if None not in whens else ()
+        for index, body in enumerate(aws_managed_statements("arn:aws:iam::aws:policy/" + managed.rsplit("/", 1)[-1])):
+            # One toggle: `when`; several: any of them; always attached somewhere: no toggle.
+            add(Statement(body, meta, when=toggled[0] if len(toggled) == 1 else None, any_of=toggled if len(toggled) > 1 else ()),
+                f"{short}{index}")
+    statements += [Statement(body, meta) for body in boundary_denies(arn)]
     boundary = PlannedBoundary(f"{values['policy_name']}{BOUNDARY_SUFFIX}", arn, tuple(statements),
                                f"{profile.title} permissions boundary: the most this module's principals may hold (iam-foundry module)",
                                when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)
@@ -528,14 +569,8 @@ def _with_guardrails(plan: Plan, inputs: Inputs, values: Mapping[str, str], adde
         roles.append(replace(role, permissions_boundary=expr(f"local.{role.key}_boundary_arn"), boundary=PlannedBoundary(
             name, role_arn, tuple(own), f"{profile.title} {role_title(role.key).lower()} permissions boundary: the most that role may hold "
             "(iam-foundry module)", logical_id=f"{role.logical_id}_boundary", when=PROFILE_BOUNDARY, unless=PERMISSIONS_BOUNDARY)))
-    meta = profile.root / "profile.json"
-    guards = [Statement({"Sid": "KeepPermissionsBoundary", "Effect": "Deny", "Action": BOUNDARY_CHANGES, "Resource": "*"}, meta,
-                        when=PERMISSIONS_BOUNDARY, guard=True)]
-    if creates_roles(profile, plan.variant):
-        # The boundary by reference (not its ARN rebuilt); the policy's count depends on variables only.
-        guards.append(Statement({"Sid": "RequireBoundaryOnCreatedRoles", "Effect": "Deny", "Action": ROLE_GRANTS, "Resource": "*",
-                                 "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": expr("local.boundary_arn")}}}, meta,
-                                when=REQUIRE_BOUNDARY, any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True))
+    guards = [keep] + ([Statement(require_boundary_statement(expr("local.boundary_arn")), meta, when=REQUIRE_BOUNDARY,
+                                  any_of=(PERMISSIONS_BOUNDARY, PROFILE_BOUNDARY), guard=True)] if creates_roles(profile, plan.variant) else [])
     return Plan(**{**plan.__dict__, "boundary": boundary, "permissions_boundary": expr("local.boundary_arn"), "guardrails": tuple(guards),
                    "roles": tuple(roles)})
 
@@ -744,6 +779,9 @@ class DeploymentInputs:
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
         return (self.guard or guardrail_statements)(self.deployment, statements, boundary_arn)
 
+    def extra_tags(self) -> dict[str, str]:
+        return dict(self.deployment.tags)  # the config refuses the project's own keys
+
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         return fill(rule["then"] if self.deployment.parameters.get(rule["if_set"]) else rule["else"])
 
@@ -800,6 +838,9 @@ class ModuleInputs:
 
     def guardrails(self, statements: list[dict[str, Any]], boundary_arn: str | None) -> list[dict[str, Any]]:
         return []  # a module's are a policy of their own (Plan.guardrails)
+
+    def extra_tags(self) -> dict[str, str]:
+        return {}  # var.tags: the emitter merges it under the plan's tags
 
     def derived(self, key: str, rule: Mapping[str, str], fill: Callable[[str], str]) -> str:
         """A local chosen at plan time; the emitter writes `locals` from `self.locals`."""

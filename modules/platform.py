@@ -51,12 +51,15 @@ def emit_plan(scope: Construct, plan: Plan, deployment: Any, tags: Mapping[str, 
         emitted.policies[planned.id] = policy
         for principal in planned.attach_to:
             arns[principal].update(zip(planned.part_keys(), policy.arns))
-        for role_index, role_name in enumerate(planned.attach_to_roles):
+        for role_index, (role_key, role_name) in enumerate(zip(planned.role_keys, planned.attach_to_roles)):
             # A role the stack does not own (e.g. the vendor's access role): destroy only detaches.
-            for part_index, arn in enumerate(policy.arns):
-                blocks.add_resource("aws_iam_role_policy_attachment",
-                                    f"{ids.policy_prefix}{planned.id}_existing_role_{role_index}_{part_index}",
-                                    {"role": role_name, "policy_arn": arn})
+            # Keyed by part and by the role's template key, as in an exported module: another role or
+            # part coming or going never shifts an address.
+            for part_index, (part_key, arn) in enumerate(zip(planned.part_keys(), policy.arns)):
+                ref = blocks.add_resource("aws_iam_role_policy_attachment", f"{ids.policy_prefix}{part_key}_existing_role_{role_key}",
+                                          {"role": role_name, "policy_arn": arn})
+                if moved_from_indexes:
+                    blocks.add_moved(Ref(f"aws_iam_role_policy_attachment.{ids.policy_prefix}{planned.id}_existing_role_{role_index}_{part_index}"), ref)
     for attachment in plan.attachments:
         arns[attachment.principal][attachment.key] = attachment.arn
     if plan.boundary is not None:
@@ -116,7 +119,7 @@ class PlatformIam(Construct):
                  region: str | None = None, outputs: bool = False, **fields: Any):
         super().__init__(scope, construct_id)
         # Imported here: the config and documents modules import this package's siblings (paths.py).
-        from iam_foundry.config.model import parse_config
+        from iam_foundry.config.load import parse_config
         from iam_foundry.policy.documents import build_documents
 
         raw = {"localstack": {"enabled": False}, **({"region": region} if region else {}),

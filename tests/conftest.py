@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from iam_foundry.config.model import parse_config  # noqa: E402
+from iam_foundry.config.load import parse_config  # noqa: E402
 from iam_foundry.ops.synth import synth  # noqa: E402
 
 TEST_ACCOUNT = "123456789012"

@@ -1,5 +1,6 @@
-"""Every built-in profile x variant x addenda combination, with sample values for the parameters
-each needs (looping over profile data, so a new profile or addendum is covered without edits)."""
+"""Every built-in profile x variant x addenda combination, with the profile's own example values for
+the parameters each needs (looping over profile data, so a new profile, addendum or parameter is
+covered without edits)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,15 @@ from typing import Any, Iterator
 from iam_foundry.profiles.load import list_profiles, load_profile
 from tests.conftest import TEST_ACCOUNT
 
-# One valid sample per parameter name a built-in profile may require.
-SAMPLE_PARAMETERS = {
-    "cloud_id": "cld_abc",
-    "bucket": "bucket-x",
-    "cluster_role_prefix": "aiu-engine-",
-    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
-    "access_role_name": "anyscale-iam-role-abc",
-}
 SAMPLE_REGION = "eu-west-1"  # not the default region, so a silent us-east-1 would show
 
 
 def sample_parameters(profile_name: str, addenda: list[str]) -> dict[str, str]:
+    """The parameters a choice needs (required ones, and those its addenda require), from each spec's example."""
     profile = load_profile(profile_name)
     needed = {key for key, spec in profile.parameters.items() if spec.required}
     needed |= {key for name in addenda for key in profile.addenda[name].requires_parameters}
-    return {key: SAMPLE_PARAMETERS[key] for key in sorted(needed)}
+    return {key: profile.parameters[key].example for key in sorted(needed)}
 
 
 def every_builtin_choice() -> Iterator[tuple[str, str, list[str], dict[str, str]]]:

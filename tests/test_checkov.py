@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.ops.synth import synth
 from iam_foundry.profiles.load import list_profiles, load_profile
 from tests.profile_matrix import sample_parameters

@@ -1,10 +1,12 @@
 """Parity: for every built-in profile x variant x addenda, the CDKTF stack and the exported module with
-the same toggles give the same statements, names, attachments and outputs.
+the same toggles give the same statements, names, attachments, outputs, permissions boundary (its
+document, name, and the principals that get it) and tags on every resource.
 
 The stack side is the deployment's plan (what stacks.py emits). The module side is the *emitted*
 main.tf.json where it holds the meaning (the name locals) and the module's plan selected with the
 deployment's toggles elsewhere, with the module's Terraform references replaced by the values a
-plan against that deployment's account would give them.
+plan against that deployment's account would give them. The boundary and the tags are compared
+between the *synthesized* stack (cdk.tf.json) and the emitted module, resource by resource.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit.module import export_module, module_dir_name
 from iam_foundry.emit.tfjson import to_terraform
 from iam_foundry.plan import (
@@ -32,7 +34,7 @@ from iam_foundry.plan import (
 )
 from iam_foundry.policy.documents import build_documents
 from iam_foundry.profiles.load import load_profile
-from tests.conftest import TEST_ACCOUNT
+from tests.conftest import TEST_ACCOUNT, synth_raw
 from tests.profile_matrix import SAMPLE_REGION, choice_config, every_builtin_choice
 
 CHOICES = list(every_builtin_choice())
@@ -42,6 +44,8 @@ MODULE_CHOICES = [c for c in CHOICES if not any(load_profile(c[0]).addenda[a].pl
 GIVEN_BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
 GUARDS = {"default": {}, "given-boundary": {"permissions_boundary": GIVEN_BOUNDARY},
           "required": {"require_boundary_on_created_roles": True}}
+# The caller's own tags, given to both sides in every case.
+CALLER_TAGS = {"Team": "ml", "CostCenter": "42"}
 REFERENCE = re.compile(r"(?<!\$)\$\{([^{}]*)\}")
 CONDITIONAL = re.compile(r"var\.(\w+) != null && var\.\1 != \"\" \? ")
 DATA = {"data.aws_caller_identity.current.account_id": TEST_ACCOUNT, "data.aws_partition.current.partition": "aws",
@@ -61,16 +65,38 @@ class ModuleEvaluator:
     def __init__(self, module: dict[str, Any], variables: dict[str, Any]):
         self.module, self.variables = module, variables
 
+    def condition(self, expression: str) -> bool:
+        """A count or toggle condition: var.x, !var.x, var.x == null, var.x != null, joined by && and ||, in parentheses."""
+        python = re.sub(r"var\.(\w+)", lambda m: f"V({m.group(1)!r})", expression)
+        python = python.replace("&&", " and ").replace("||", " or ").replace("null", "None")
+        python = re.sub(r"!(?!=)", " not ", python)
+        assert re.fullmatch(r"[\sA-Za-z0-9_()'!=]*", python), expression  # nothing else is evaluated
+        return bool(eval(python, {"__builtins__": {}}, {"V": lambda name: self.reference(f"var.{name}"), "None": None}))  # noqa: S307
+
+    def exists(self, resource: dict[str, Any]) -> bool:
+        count = resource.get("count")
+        if count is None:
+            return True
+        counted = re.fullmatch(r"\$\{(.*) \? 1 : 0\}", count, re.S)
+        assert counted, count
+        return self.condition(counted.group(1))
+
     def reference(self, expression: str) -> Any:
         if expression in DATA:
             return DATA[expression]
+        tags = re.fullmatch(r"merge\(var\.tags, \{(.*)\}\)", expression, re.S)
+        if tags:  # local.tags: the caller's, then the plan's {"Key" = "value", ...}
+            pairs = re.findall(r'("(?:[^"\\]|\\.)*") = ("(?:[^"\\]|\\.)*")', tags.group(1))
+            return {**self.reference("var.tags"), **{json.loads(k): self.text(json.loads(v)) for k, v in pairs}}
         given = re.fullmatch(r"var\.(\w+) != null \? var\.\1 : (.*)", expression, re.S)
         if given:  # local.boundary_arn: the given boundary, else the profile boundary's
             value = self.reference(f"var.{given.group(1)}")
             return value if value is not None else self.reference(given.group(2))
         created = re.fullmatch(r"one\(aws_iam_policy\.(\w+)\[\*\]\.arn\)", expression)
-        if created:  # the ARN IAM gives the policy (the module's partition, account, path and name)
+        if created:  # the ARN IAM gives the policy (the module's partition, account, path and name); null without it
             policy = self.module["resource"]["aws_iam_policy"][created.group(1)]
+            if not self.exists(policy):
+                return None
             return (f"arn:{DATA['data.aws_partition.current.partition']}:iam::{DATA['data.aws_caller_identity.current.account_id']}:policy"
                     f"{self.text(policy['path'])}{self.text(policy['name'])}")
         if expression.startswith("var."):
@@ -95,6 +121,11 @@ class ModuleEvaluator:
             return self.text(json.loads(expression))
         return self.reference(expression)
 
+    def value(self, text: str) -> Any:
+        """An attribute's value: a lone reference as what it gives (null, a map), else a template's text."""
+        whole = re.fullmatch(r"\$\{([\w.]+)\}", text)
+        return self.reference(whole.group(1)) if whole else self.text(text)
+
     def text(self, text: str) -> str:
         """A template string: every live reference replaced by its value; escaped `$${` stays literal."""
         whole = re.fullmatch(r"\$\{(coalesce\(.*\))\}", text, re.S)  # holds a nested template
@@ -117,7 +148,7 @@ def emitted_statements(policy_value: str, evaluate: ModuleEvaluator) -> list[dic
             run, end = decoder.raw_decode(policy_value, question + len(" ? jsonencode("))
             assert policy_value.startswith(') : "[]")', end)
             position = end + len(') : "[]")')
-            on = all(bool(evaluate.reference(t.lstrip("!"))) != t.startswith("!") for t in condition.split(" && "))
+            on = evaluate.condition(condition)
         else:
             run, position = decoder.raw_decode(policy_value, position)
             on = True
@@ -163,6 +194,50 @@ def view(plan: Plan, on: frozenset[str], evaluate: ModuleEvaluator | None) -> di
     }
 
 
+TAGGED = ("aws_iam_policy", "aws_iam_user", "aws_iam_role", "aws_iam_instance_profile")
+PRINCIPAL_TYPES = ("aws_iam_user", "aws_iam_role")
+
+
+def stack_facts(stack: dict[str, Any]) -> dict[str, Any]:
+    """What a synthesized stack gives every resource: its tags, each principal's boundary, the boundary policy."""
+    resources = stack["resource"]
+    policies = resources.get("aws_iam_policy", {})
+    boundary = policies.get("boundary")
+
+    def arn_of(name: str) -> str:  # the ARN IAM gives a policy of the stack
+        return f"arn:aws:iam::{TEST_ACCOUNT}:policy{policies[name]['path']}{policies[name]['name']}"
+
+    def bounded_by(value: str | None) -> str | None:
+        created = re.fullmatch(r"\$\{aws_iam_policy\.(\w+)\.arn\}", value or "")
+        return arn_of(created.group(1)) if created else value
+
+    arn = arn_of("boundary") if boundary else None
+    return {
+        "tags": {rtype: sorted({json.dumps(block.get("tags"), sort_keys=True) for block in resources.get(rtype, {}).values()})
+                 for rtype in TAGGED if resources.get(rtype)},
+        "bounded": {f"{rtype}.{name}": bounded_by(block.get("permissions_boundary"))
+                    for rtype in PRINCIPAL_TYPES for name, block in resources.get(rtype, {}).items()},
+        "boundary": None if boundary is None else {"name": boundary["name"], "arn": arn, "statements": json.loads(boundary["policy"])["Statement"]},
+    }
+
+
+def module_facts(module: dict[str, Any], evaluate: ModuleEvaluator) -> dict[str, Any]:
+    """The same, from the emitted module: resources whose count is 0 left out, references evaluated."""
+    resources = {rtype: {name: block for name, block in blocks.items() if evaluate.exists(block)}
+                 for rtype, blocks in module["resource"].items()}
+    boundary = resources["aws_iam_policy"].get("boundary")
+    arn = evaluate.reference("one(aws_iam_policy.boundary[*].arn)")
+    return {
+        "tags": {rtype: sorted({json.dumps(evaluate.value(block["tags"]) if "tags" in block else None, sort_keys=True)
+                                for block in resources.get(rtype, {}).values()})
+                 for rtype in TAGGED if resources.get(rtype)},
+        "bounded": {f"{rtype}.{name}": evaluate.value(block["permissions_boundary"]) if "permissions_boundary" in block else None
+                    for rtype in PRINCIPAL_TYPES for name, block in resources.get(rtype, {}).items()},
+        "boundary": None if boundary is None else {"name": evaluate.text(boundary["name"]), "arn": arn,
+                                                   "statements": emitted_statements(boundary["policy"], evaluate)},
+    }
+
+
 def _creates_roles(profile: str, variant: str) -> bool:
     return any('"iam:createrole"' in json.dumps(s).lower() for p in load_profile(profile).policies(variant) for s in p.template["Statement"])
 
@@ -174,8 +249,8 @@ PARITY_CASES = [(*c, guard) for c in MODULE_CHOICES for guard in GUARDS if guard
 
 @pytest.mark.parametrize("profile, variant, addenda, parameters, guard", PARITY_CASES,
                          ids=[f"{c[0]}/{c[1]}/{'+'.join(c[2]) or 'base'}/{c[4]}" for c in PARITY_CASES])
-def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, parameters, guard):
-    fields = GUARDS[guard]
+def test_stack_and_module_agree(tmp_path_factory, tmp_path, profile, variant, addenda, parameters, guard):
+    fields = {**GUARDS[guard], "tags": CALLER_TAGS}
     spec = load_profile(profile)
     deployment = parse_config(choice_config(profile, variant, addenda, parameters, **fields)).deployments[0]
     stack_plan = build_documents(deployment).plan
@@ -205,9 +280,10 @@ def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, par
         assert evaluate.text(module["resource"]["aws_iam_instance_profile"][mine.instance_profile_logical_id]["name"]) == theirs.instance_profile_name
         bounded_by = theirs.boundary.arn if theirs.boundary is not None else deployment.permissions_boundary
         assert (evaluate.text(role["permissions_boundary"]) if role.get("permissions_boundary") else None) == bounded_by
-        attached = sorted(evaluate.text(module["resource"]["aws_iam_policy"][a["policy_arn"].split(".")[1]]["name"])
-                          for a in module["resource"]["aws_iam_role_policy_attachment"].values()
-                          if a["role"] == f"${{aws_iam_role.{mine.logical_id}.name}}" and "count" not in a)
+        attachment = module["resource"]["aws_iam_role_policy_attachment"][f"{mine.logical_id}_policy"]  # for_each by policy id
+        assert attachment["role"] == f"${{aws_iam_role.{mine.logical_id}.name}}"
+        attached = sorted(evaluate.text(module["resource"]["aws_iam_policy"][name]["name"])
+                          for name in re.findall(r"arn = aws_iam_policy\.(\w+)\.arn, on = true", attachment["for_each"]))
         assert attached == sorted(p.name for p in stack_plan.policies if theirs.key in p.attach_to)
         if theirs.boundary is not None:
             resource = module["resource"]["aws_iam_policy"][mine.boundary.logical_id]
@@ -215,6 +291,12 @@ def test_stack_and_module_agree(tmp_path_factory, profile, variant, addenda, par
     # Every planned output is emitted, described as planned.
     for output in module_plan.outputs:
         assert module["output"][output.name]["description"].startswith(output.description)
+    # The synthesized stack and the emitted module: tags on every resource, who is bounded by what, the boundary.
+    stack = synth_raw(choice_config(profile, variant, addenda, parameters, **fields), tmp_path)["d"]
+    expected, emitted = stack_facts(stack), module_facts(module, evaluate)
+    assert emitted["tags"] == expected["tags"]
+    assert emitted["bounded"] == expected["bounded"]
+    assert emitted["boundary"] == expected["boundary"]
 
 
 def test_the_evaluator_sees_a_drift(tmp_path):
@@ -225,6 +307,27 @@ def test_the_evaluator_sees_a_drift(tmp_path):
     module["locals"]["user_name"] = '${coalesce(var.user_name, "iam-foundry-user")}'
     evaluate = ModuleEvaluator(module, {"name": deployment.name})
     assert evaluate.reference("local.user_name") != build_documents(deployment).plan.names["user_name"]
+
+
+def test_the_synthesized_comparison_sees_a_drift(tmp_path):
+    """Tags, boundary statements and who is bounded: each comparison fails when the module drifts."""
+    profile, variant, addenda, parameters = next(c for c in MODULE_CHOICES if c[0] == "nextai" and c[2])
+    fields = {"tags": CALLER_TAGS}
+    deployment = parse_config(choice_config(profile, variant, addenda, parameters, **fields)).deployments[0]
+    module = json.loads((export_module(profile, variant, tmp_path / "m") / "main.tf.json").read_text())
+    variables = {"name": deployment.name, **parameters, **{f"enable_{a.replace('-', '_')}": True for a in addenda}, **fields}
+    expected = stack_facts(synth_raw(choice_config(profile, variant, addenda, parameters, **fields), tmp_path / "s")["d"])
+    assert module_facts(module, ModuleEvaluator(module, variables)) == expected
+    drifts = {
+        "tags": lambda m: m["locals"].__setitem__("tags", m["locals"]["tags"].replace('"IamFoundryDeployment"', '"IamFoundryModule"')),
+        "boundary": lambda m: m["resource"]["aws_iam_policy"]["boundary"].__setitem__(
+            "policy", m["resource"]["aws_iam_policy"]["boundary"]["policy"].replace('"DenyBoundaryPolicyChanges"', '"Other"')),
+        "bounded": lambda m: m["resource"]["aws_iam_user"]["user"].__setitem__("permissions_boundary", "${var.permissions_boundary}"),
+    }
+    for key, drift in drifts.items():
+        changed = json.loads(json.dumps(module))
+        drift(changed)
+        assert module_facts(changed, ModuleEvaluator(changed, variables))[key] != expected[key], key
 
 
 def test_given_names_of_a_variant_s_own_role_agree(tmp_path_factory):

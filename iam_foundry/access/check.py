@@ -21,7 +21,8 @@ from typing import Any, Iterator, Sequence
 
 from iam_foundry.access.escalation import ADMIN_EQUIVALENT, Analysis, Path, PrincipalReport
 from iam_foundry.access.principals import OWN_ROLE
-from iam_foundry.config.model import Backend, FoundryConfig, parse_config
+from iam_foundry.config.model import Backend, FoundryConfig
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError, PolicyError, Problem
 from iam_foundry.profiles.load import list_profiles, load_profile, read_json
 
@@ -113,8 +114,10 @@ class PrincipalCheck:
 
 def check_documents(documents: Sequence[Any], backend: Backend | None = None) -> list[PrincipalCheck]:
     """Analyse the deployments together (they may pass each other's roles) and apply acceptances."""
-    state_bucket = backend.bucket if backend is not None and backend.type == "s3" else None
-    keys = {d.deployment.name: backend.state_key(d.deployment.name) for d in documents} if state_bucket and backend else {}
+    bucket = backend.state_bucket() if backend is not None else None  # state in S3: who can read it is checked too
+    keys = {d.deployment.name: place[1] for d in documents
+            if backend is not None and (place := backend.state_object(d.deployment.name))}
+    state_bucket = bucket.bucket if bucket else None
     analysis = Analysis(documents, state_bucket, keys)
     meta = {d.deployment.name: d for d in documents}
     checks: dict[str, PrincipalCheck] = {}

@@ -25,10 +25,12 @@ import jsonschema
 
 from iam_foundry.access.evaluate import PolicyDocument, Request, evaluate
 from iam_foundry.access.principals import account_of, as_stored, boundary_of, display_path, principal_policies
-from iam_foundry.config.model import Deployment, load_config, profile_of
+from iam_foundry.config.model import Deployment, profile_of
+from iam_foundry.config.load import load_config
 from iam_foundry.errors import FoundryError, PolicyError, Problem
 from iam_foundry.policy.documents import ROLE_GRANTS, DeploymentDocuments, build_documents, placeholder_values
-from iam_foundry.profiles.load import POLICY_ROOT, read_json, render
+from iam_foundry.profiles.load import POLICY_ROOT, read_json
+from iam_foundry.policy.render import render
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "profiles" / "schemas" / "contract.schema.json"
 CONTRACT_FILE = "contract.json"

@@ -17,7 +17,7 @@ from iam_foundry.emit.tfjson import measured
 from iam_foundry.errors import PolicyError, Problem
 from iam_foundry.files import read_json
 from iam_foundry.paths import PACKAGE_DIR, SOURCE_ROOT
-from iam_foundry.profiles.load import MEASURE_STAND_IN
+from iam_foundry.policy.render import MEASURE_STAND_IN
 
 MANAGED_DIR = Path(__file__).resolve().parent / "managed"
 # File names in messages are shown relative to the checkout (or the installed package).

@@ -14,7 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from iam_foundry import __version__
-from iam_foundry.config.model import CUSTOM_PROFILE, Deployment, FoundryConfig, load_config
+from iam_foundry.config.model import CUSTOM_PROFILE, Deployment, FoundryConfig
+from iam_foundry.config.load import load_config
 from iam_foundry.errors import FoundryError, Problem
 from iam_foundry.ops import localstack as ls
 from iam_foundry.ops.adopt import check_clashes, clash_check_skipped, forget_adopted
@@ -24,7 +25,8 @@ from iam_foundry.ops.synth import end_jsii, stack_dir, synth
 from iam_foundry.ops.terraform import Terraform
 from iam_foundry.paths import DEFAULT_CONFIG, OUTDIR_NAME, STATE_DIR_NAME, default_outdir, state_dir
 from iam_foundry.policy.documents import build_documents
-from iam_foundry.profiles.load import list_profiles, load_profile, rendered_size
+from iam_foundry.profiles.load import list_profiles, load_profile
+from iam_foundry.policy.render import rendered_size
 
 HANDOFF_NAME = "handoff.json"
 console = Console(stderr=True)
@@ -193,24 +195,27 @@ def _prepare_target(obj: Context, start_localstack: bool = True) -> None:
         elif not ls.is_ready(config.localstack.endpoint):
             raise ls.LocalStackError(ls.Problem("localstack", f"nothing answers at {config.localstack.endpoint}",
                                                 "run `iam-foundry localstack start` or `iam-foundry up`"))
-        if config.backend.type == "s3":  # LocalStack: the bucket is ours to create
+        state = config.backend.state_bucket()
+        if state:  # LocalStack: the bucket is ours to create
             from iam_foundry.ops.bootstrap import created_principal_arns
 
-            done = ls.ensure_state_bucket(config.localstack.endpoint, config.backend.bucket, config.backend.region,
-                                          created_principal_arns(config))
+            done = ls.ensure_state_bucket(config.localstack.endpoint, state.bucket, state.region, created_principal_arns(config))
             if "created" in done:
-                console.print(f"Created state bucket s3://{config.backend.bucket} on LocalStack")
+                console.print(f"Created state bucket s3://{state.bucket} on LocalStack")
 
 
 def _check_state_bucket(config: FoundryConfig) -> None:
-    """Real AWS: the state bucket must exist already (iam-foundry bootstrap creates it)."""
+    """Real AWS: the backend's state bucket, if it has one, must exist already (iam-foundry bootstrap creates it)."""
+    state = config.backend.state_bucket()
+    if config.localstack.enabled or state is None:
+        return
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        boto3.client("s3", region_name=config.backend.region).head_bucket(Bucket=config.backend.bucket)
+        boto3.client("s3", region_name=state.region).head_bucket(Bucket=state.bucket)
     except (ClientError, BotoCoreError) as err:
-        raise FoundryError(ls.Problem(f"backend.bucket '{config.backend.bucket}'", f"not usable: {err}",
+        raise FoundryError(ls.Problem(f"backend.bucket '{state.bucket}'", f"not usable: {err}",
                                       "run `iam-foundry bootstrap` to create it, or check your AWS credentials")) from None
 
 
@@ -335,8 +340,7 @@ def up(obj: Context, stacks: tuple[str, ...], stop_localstack: bool, handoff_fil
     for name in names:
         build_documents(obj.config.deployment(name))  # every error before anything starts
     _prepare_target(obj)
-    if not obj.config.localstack.enabled and obj.config.backend.type == "s3":
-        _check_state_bucket(obj.config)
+    _check_state_bucket(obj.config)
     skipped = clash_check_skipped(obj.config)
     if skipped:
         console.print(f"Note: {skipped}", highlight=False)
@@ -483,7 +487,8 @@ def profiles(as_json: bool) -> None:
             out.print(f"  addendum [cyan]{addendum.name}[/cyan]: {addendum.description}", highlight=False)
         for parameter in profile.parameters.values():
             need = "required" if parameter.required else f"optional, default {parameter.default!r}" if parameter.default else "optional"
-            out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}", highlight=False)
+            out.print(f"  parameter [cyan]{parameter.name}[/cyan] ({need}): {parameter.description}; e.g. {parameter.example!r}",
+                      highlight=False)
         out.print()
 
 
@@ -494,7 +499,7 @@ def _profile_summary(name: str) -> dict[str, Any]:
             "roles": {variant: {r.key: {"name": r.name, "instance_profile_name": r.instance_profile_name, "description": r.description}
                                 for r in profile.roles(variant)} for variant in profile.variants if profile.roles(variant)},
             "addenda": {a.name: a.description for a in profile.addenda.values()},
-            "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description}
+            "parameters": {p.name: {"required": p.required, "default": p.default, "description": p.description, "example": p.example}
                            for p in profile.parameters.values()}}
 
 
@@ -505,25 +510,24 @@ def _profile_summary(name: str) -> dict[str, Any]:
 def bootstrap(obj: Context, adopt: bool, kms_key_id: str | None) -> None:
     """Create the S3 state bucket (or check it) with versioning, encryption, public access blocked and a
     TLS-only bucket policy. Idempotent; refuses a bucket it did not create unless --adopt."""
-    from iam_foundry.config.model import partition_for
+    from iam_foundry.config.fields import partition_for
+    from iam_foundry.config.target import boto_client_args
     from iam_foundry.ops.bootstrap import bootstrap_state_bucket, created_principal_arns
 
     config = obj.config
-    if config.backend.type != "s3":
+    state = config.backend.state_bucket()
+    if state is None:
         raise FoundryError(ls.Problem("backend.type", f"is '{config.backend.type}': there is no state bucket to bootstrap",
-                                      "bootstrap is for the s3 backend"))
-    if config.localstack.enabled:
-        if not ls.is_ready(config.localstack.endpoint):
-            ls.start(config.localstack.endpoint, obj.localstack_dir)
-        s3 = ls.boto_client("s3", config.localstack.endpoint, config.backend.region)
-    else:
-        import boto3
+                                      "bootstrap is for a backend that keeps state in S3 (s3)"))
+    if config.localstack.enabled and not ls.is_ready(config.localstack.endpoint):
+        ls.start(config.localstack.endpoint, obj.localstack_dir)
+    import boto3
 
-        s3 = boto3.client("s3", region_name=config.backend.region)
-    with console.status(f"Bootstrapping s3://{config.backend.bucket}"):
-        done = bootstrap_state_bucket(s3, config.backend.bucket, config.backend.region, kms_key_id, adopt,
-                                      partition_for(config.backend.region), created_principal_arns(config))
-    console.print(f"s3://{config.backend.bucket}: {', '.join(done)}")
+    s3 = boto3.client("s3", region_name=state.region, **boto_client_args(config.localstack))
+    with console.status(f"Bootstrapping s3://{state.bucket}"):
+        done = bootstrap_state_bucket(s3, state.bucket, state.region, kms_key_id, adopt,
+                                      partition_for(state.region), created_principal_arns(config))
+    console.print(f"s3://{state.bucket}: {', '.join(done)}")
 
 
 @cli.group()

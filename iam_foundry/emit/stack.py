@@ -8,7 +8,8 @@ from typing import Any
 from cdktf import App, CloudBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
 from constructs import Construct
 
-from iam_foundry.config.model import Backend, Deployment, FoundryConfig, LocalStack
+from iam_foundry.config.model import Deployment, FoundryConfig
+from iam_foundry.config.target import LocalStack, account_guard, provider_attributes
 from iam_foundry.paths import CONSTRUCTS_PACKAGE
 from iam_foundry.plan import LogicalIds
 from iam_foundry.policy.documents import DeploymentDocuments, build_documents
@@ -19,27 +20,6 @@ DeclaredBackend, StackBlocks, aws_provider_blocks = _aws.DeclaredBackend, _aws.S
 emit_plan = _platform.emit_plan
 CustomManagedPolicy = import_module(f"{CONSTRUCTS_PACKAGE}.policy").CustomManagedPolicy
 from iam_foundry.emit.tfjson import expr  # noqa: E402 (after the constructs, as before)
-
-# LocalStack's documented dummy credentials; never used against real AWS.
-LOCALSTACK_CREDENTIALS = {"access_key": "test", "secret_key": "test"}
-LOCALSTACK_SERVICES = ("iam", "sts", "s3")
-
-
-def provider_attributes(region: str, localstack: LocalStack) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"region": region}
-    if localstack.enabled:
-        attributes.update(
-            LOCALSTACK_CREDENTIALS,
-            skip_credentials_validation=True,
-            skip_metadata_api_check=True,
-            skip_requesting_account_id=True,
-            s3_use_path_style=True,
-            # A local emulator that stops answering will not come back within AWS's retry budget:
-            # fail in seconds rather than minutes.
-            max_retries=2,
-            endpoints=[{service: localstack.endpoint for service in LOCALSTACK_SERVICES}],
-        )
-    return attributes
 
 
 def credential_attributes(deployment: Deployment, localstack: LocalStack) -> dict[str, Any]:
@@ -53,44 +33,26 @@ def credential_attributes(deployment: Deployment, localstack: LocalStack) -> dic
         attributes["assume_role"] = [{"role_arn": role.role_arn, "session_name": role.session_name,
                                       **({"external_id": role.external_id} if role.external_id else {})}]
     if deployment.account_id:
-        # Wrong credentials fail when the provider starts, before any change.
-        attributes["allowed_account_ids"] = [deployment.account_id]
-        if localstack.enabled:
-            attributes["skip_requesting_account_id"] = False  # the guard needs the caller's account
+        attributes.update(account_guard(deployment.account_id, localstack))
     return attributes
 
 
-def cloud_backend(stack: TerraformStack, name: str, backend: Backend) -> None:
-    """HCP Terraform / Terraform Enterprise: a `cloud` block. No credentials here: the workspace's
-    variables (AWS keys, or dynamic provider credentials through an OIDC role) supply them."""
-    workspace_name = backend.workspace_name(name)
-    workspaces = (NamedCloudWorkspace(name=workspace_name, project=backend.project) if workspace_name
-                  else TaggedCloudWorkspaces(tags=list(backend.workspace_tags), project=backend.project))
-    CloudBackend(stack, organization=backend.organization or "", workspaces=workspaces, hostname=backend.hostname)
+def declare_backend(stack: TerraformStack, block: dict[str, Any]) -> dict[str, Any]:
+    """Tell cdktf where state lives, from the backend's `terraform` block entries (config/backends.py).
 
-
-def backend_settings(name: str, backend: Backend, localstack: LocalStack) -> tuple[str, dict[str, Any]]:
-    """The backend type and its settings for one stack."""
-    if backend.type == "local":
-        # Terraform runs in cdktf.out/stacks/<name>; keep state beside the project, not in cdktf.out.
-        return "local", {"path": f"../../../{backend.path.strip('/')}/{name}.tfstate"}
-    settings: dict[str, Any] = {
-        "bucket": backend.bucket, "key": backend.state_key(name), "region": backend.region, "encrypt": True,
-        # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no argument for it.
-        "use_lockfile": True,
-    }
-    if backend.dynamodb_table:  # older Terraform: DynamoDB locking (both lock when both are set)
-        settings["dynamodb_table"] = backend.dynamodb_table
-    if localstack.enabled:
-        settings.update(
-            LOCALSTACK_CREDENTIALS,
-            endpoints={service: localstack.endpoint for service in LOCALSTACK_SERVICES},
-            use_path_style=True,
-            skip_credentials_validation=True,
-            skip_requesting_account_id=True,
-            skip_metadata_api_check=True,
-        )
-    return "s3", settings
+    A `backend "<type>"` block goes through DeclaredBackend plus the stack's override (any backend
+    type); a `cloud` block through cdktf's CloudBackend, which the cdktf CLI reads. Returns the entries
+    to write with the stack's other overrides."""
+    if "cloud" not in block:
+        (backend_type,) = block["backend"]
+        DeclaredBackend(stack, backend_type)
+        return block
+    cloud = block["cloud"]
+    workspaces = cloud["workspaces"]
+    CloudBackend(stack, organization=cloud["organization"], hostname=cloud.get("hostname"),
+                 workspaces=NamedCloudWorkspace(name=workspaces["name"], project=workspaces.get("project")) if "name" in workspaces
+                 else TaggedCloudWorkspaces(tags=workspaces["tags"], project=workspaces.get("project")))
+    return {}
 
 
 def adopt_existing(blocks: StackBlocks, deployment: Deployment, account_id: str, policies: list[CustomManagedPolicy]) -> None:
@@ -132,20 +94,24 @@ class DeploymentStack(TerraformStack):
         deployment = documents.deployment
         super().__init__(scope, deployment.name)
         self.terraform_blocks = blocks = StackBlocks()
-        required, blocks.provider = aws_provider_blocks(
-            {**provider_attributes(deployment.region, config.localstack), **credential_attributes(deployment, config.localstack)})
-        if config.backend.type == "cloud":
-            cloud_backend(self, deployment.name, config.backend)
-            blocks.terraform = required
-        else:
-            backend_type, backend = backend_settings(deployment.name, config.backend, config.localstack)
-            DeclaredBackend(self, backend_type)
-            blocks.terraform = {**required, "backend": {backend_type: backend}}
+        required, blocks.provider = self._provider(deployment, config)
+        blocks.terraform = {**required, **declare_backend(self, config.backend.terraform_block(deployment.name, config.localstack))}
+        self._resources(documents)
+        blocks.write_to(self, deployment.name)
+
+    @staticmethod
+    def _provider(deployment: Deployment, config: FoundryConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The AWS provider: the target's settings (config/target.py), then the deployment's credentials."""
+        return aws_provider_blocks({**provider_attributes(deployment.region, config.localstack),
+                                    **credential_attributes(deployment, config.localstack)})
+
+    def _resources(self, documents: DeploymentDocuments) -> None:
+        """The plan's resources, and import blocks for what the deployment adopts."""
+        deployment = documents.deployment
         # Attachments were once numbered (user_policy_0, ...): moved blocks keep their state.
         emitted = emit_plan(self, documents.plan, deployment, documents.tags, LogicalIds(), moved_from_indexes=True)
         if deployment.adopt:
-            adopt_existing(blocks, deployment, documents.plan.account_id, list(emitted.policies.values()))
-        blocks.write_to(self, deployment.name)
+            adopt_existing(self.terraform_blocks, deployment, documents.plan.account_id, list(emitted.policies.values()))
 
 
 def build_app(config: FoundryConfig, outdir: str, stacks: list[str] | None = None) -> App:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iam_foundry.config.model import Deployment, FoundryConfig
+from iam_foundry.config.target import boto_client_args
 from iam_foundry.errors import FoundryError, Problem
 from iam_foundry.ops.terraform import Terraform
 
@@ -69,14 +70,10 @@ def iam_client(config: FoundryConfig, deployment: Deployment) -> Any:
     """boto3 IAM with the same credentials the deployment's provider uses (LocalStack: its test keys)."""
     import boto3
 
-    if config.localstack.enabled:
-        from iam_foundry.ops import localstack as ls
-
-        session = boto3.Session(region_name=deployment.region, **ls.TEST_CREDENTIALS)
-        endpoint: str | None = config.localstack.endpoint
-    else:
-        session = boto3.Session(profile_name=deployment.aws_profile, region_name=deployment.region)
-        endpoint = None
+    target = boto_client_args(config.localstack)  # LocalStack: its endpoint and test keys; AWS: nothing
+    endpoint: str | None = target.pop("endpoint_url", None)
+    session = boto3.Session(region_name=deployment.region, **target) if endpoint else \
+        boto3.Session(profile_name=deployment.aws_profile, region_name=deployment.region)
     if deployment.assume_role:
         role = deployment.assume_role
         credentials = session.client("sts", endpoint_url=endpoint).assume_role(
@@ -108,7 +105,7 @@ def _exists(iam: Any, planned: Planned, account: str, partition: str) -> bool:
 
 def clash_check_skipped(config: FoundryConfig) -> str | None:
     """Why check_clashes cannot run for this config (None: it runs), said once per command."""
-    if config.backend.type == "cloud":
+    if not config.backend.runs_locally:  # cloud: the apply runs in the workspace
         return ("not looking for existing IAM resources before apply: with the Terraform Cloud backend the "
                 "apply runs in the workspace, with the AWS credentials set there (workspace variables or dynamic "
                 "provider credentials), which this machine does not have; a resource that exists already "

@@ -17,9 +17,11 @@ from typing import Any, Sequence
 
 from botocore.exceptions import ClientError
 
-from iam_foundry.config.model import FoundryConfig, profile_of
+from iam_foundry.access.principals import account_of, as_stored, principal_arn, principals_of
+from iam_foundry.config.model import FoundryConfig
 from iam_foundry.errors import FoundryError, Problem
-from iam_foundry.plan import NAME_KEYS, role_names
+from iam_foundry.plan import allows_create_role
+from iam_foundry.policy.documents import build_documents
 
 OWNER_TAG = {"Key": "ManagedBy", "Value": "iam-foundry"}
 
@@ -33,21 +35,25 @@ def deny_insecure_transport(bucket: str, partition: str = "aws") -> dict[str, An
 
 
 def created_principal_arns(config: FoundryConfig) -> list[str]:
-    """aws:PrincipalArn patterns of every user and role the config's deployments create (a role's
-    sessions carry the role's ARN there). An account not given in the config is matched with '*'."""
-    arns: list[str] = []
+    """aws:PrincipalArn patterns of every user and role the config's deployments create, and of the
+    roles those principals may create themselves (AI Unlimited's cluster roles under its name prefix):
+    a role's sessions carry the role's ARN there. Read from each deployment's plan, so a variant's own
+    roles count too. An account not given in the config is matched with '*'. A CreateRole on a bare
+    '*' (no name prefix) is left out: denying every role of the account would lock out its admins."""
+    arns: set[str] = set()
     for deployment in config.deployments:
-        prefix = f"arn:{deployment.partition}:iam::{deployment.account_id or '*'}"
-        if deployment.create_user:
-            arns.append(f"{prefix}:user{deployment.path}{deployment.user_name}")
-        profile = profile_of(deployment)
-        if deployment.create_node_role and profile.node_role:
-            arns.append(f"{prefix}:role{deployment.path}{deployment.role_name}")
-            # A variant's own roles (AI Unlimited's engine role) are created with the node role.
-            values = {**deployment.parameters, **{k: getattr(deployment, k) for k in NAME_KEYS}, "deployment": deployment.name}
-            names = role_names(profile, deployment.variant, values, deployment.role_names)
-            arns += [f"{prefix}:role{deployment.path}{names[spec.name_key]}" for spec in profile.roles(deployment.variant)]
-    return sorted(set(arns))
+        documents = build_documents(deployment)
+        stand_in = f":iam::{account_of(documents)}:"
+        account = f":iam::{deployment.account_id or '*'}:"
+        arns |= {principal_arn(documents, principal).replace(stand_in, account) for principal in principals_of(documents)}
+        for policy in documents.policies:
+            for part in policy.parts:
+                for statement in part["Statement"]:
+                    if allows_create_role(statement):
+                        resources = as_stored(statement.get("Resource", []), account_of(documents))
+                        arns |= {r.replace(stand_in, account) for r in ([resources] if isinstance(resources, str) else resources)
+                                 if ":role/" in r and not r.endswith(":role/*")}
+    return sorted(arns)
 
 
 def state_bucket_policy(bucket: str, partition: str = "aws", denied_principals: Sequence[str] = ()) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
 
+from iam_foundry.config.target import LOCALSTACK_SERVICES as SERVICES
+from iam_foundry.config.target import boto_credentials
 from iam_foundry.errors import FoundryError, Problem
-
-SERVICES = ("iam", "sts", "s3")
-TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 class LocalStackError(FoundryError):
@@ -110,7 +109,7 @@ def stop(state_dir: Path) -> bool:
 def boto_client(service: str, endpoint: str, region: str):
     import boto3
 
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **TEST_CREDENTIALS)
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **boto_credentials())
 
 
 def ensure_state_bucket(endpoint: str, bucket: str, region: str, denied_principals: Sequence[str] = ()) -> list[str]:

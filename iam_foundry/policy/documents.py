@@ -105,7 +105,7 @@ def build_documents(deployment: Deployment, ids: LogicalIds | None = None) -> De
         trust_policy=plan.trust_policy,
         user_managed_arns=[a.arn for a in plan.attachments if a.principal == "user"],
         role_managed_arns=[a.arn for a in plan.attachments if a.principal == "node_role"],
-        tags={**TAG_MANAGED_BY, "IamFoundryDeployment": deployment.name, **deployment.tags},
+        tags=dict(plan.tags),
         plan=plan,
     )
     if plan.boundary is not None:

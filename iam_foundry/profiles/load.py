@@ -1,29 +1,25 @@
-"""The one place that loads and renders `policy_json/`.
+"""The one place that loads `policy_json/` (rendering is policy/render.py).
 
 A profile is a folder `policy_json/<profile>/` with a `profile.json`, a user policy template and
 optional addenda under `addenda/<name>.json`. Templates are IAM JSON with `{{placeholder}}` markers;
-rendering fills them and never leaves one behind.
+rendering (policy/render.py) fills them and never leaves one behind.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from iam_foundry.emit.tfjson import measured
 from iam_foundry.errors import PolicyError, Problem
 from iam_foundry.files import read_json  # the one JSON reader (refuses duplicate keys); re-exported here
 from iam_foundry.paths import POLICY_ROOT
 from iam_foundry.profiles.schema import schema_problems
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# Stand-in used when measuring size: an interpolated value renders to an account id at plan time.
-MEASURE_STAND_IN = "123456789012"
 T = TypeVar("T")
 
 
@@ -84,6 +80,7 @@ class ParameterSpec:
     required: bool = False
     pattern: str | None = None
     default: str | None = None
+    example: str = ""  # a valid value (matches pattern): what tests and docs fill the parameter with
 
 
 @dataclass(frozen=True)
@@ -257,7 +254,7 @@ def build_profile(name: str, root: Path, meta: Any, meta_path: Path,
                                      trust_source=trust_path)
     parameters = {
         key: ParameterSpec(name=key, description=spec["description"], required=spec.get("required", False),
-                           pattern=spec.get("pattern"), default=spec.get("default"))
+                           pattern=spec.get("pattern"), default=spec.get("default"), example=spec.get("example", ""))
         for key, spec in meta.get("parameters", {}).items()
     }
     problems += _cross_references(meta, at, parameters, variants, addenda)
@@ -334,6 +331,15 @@ def _unknown(kind: str, value: str, known: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"no {kind} of that name; known: {known}"
 
 
+def _matches(pattern: str, value: str) -> bool | None:
+    """Whether value matches the whole pattern, as the config checks it; None when the pattern is not
+    a valid regex (the schema reports that)."""
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error:
+        return None
+
+
 def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, ParameterSpec],
                       variants: Mapping[str, tuple[PolicySpec, ...]], addenda: Mapping[str, Addendum]) -> list[Problem]:
     """What a schema cannot see: names in one place that must exist in another."""
@@ -343,6 +349,12 @@ def _cross_references(meta: dict[str, Any], at: str, parameters: Mapping[str, Pa
     if account_parameter and account_parameter not in parameters:
         problems.append(Problem(f"{at}.account_parameter", f"'{account_parameter}' is not a parameter of this profile",
                                 _unknown("parameter", account_parameter, known_parameters)))
+    for key, spec in parameters.items():
+        # The example stands for a real value wherever one is needed (tests, docs): it must be one.
+        for kind, value in (("example", spec.example), ("default", spec.default)):
+            if value is not None and spec.pattern and _matches(spec.pattern, value) is False:
+                problems.append(Problem(f"{at}.parameters.{key}.{kind}", f"'{value}' does not match the parameter's pattern {spec.pattern}",
+                                        f"give a {kind} the config would accept for {key}"))
     for key, rule in meta.get("derived", {}).items():
         if rule["if_set"] not in parameters:
             problems.append(Problem(f"{at}.derived.{key}.if_set", f"'{rule['if_set']}' is not a parameter of this profile",
@@ -390,101 +402,3 @@ def load_profile(name: str, root: Path = POLICY_ROOT) -> Profile:
     if not (folder / "profile.json").is_file():
         raise PolicyError(Problem(f"profile '{name}'", "no such profile", f"use one of {list_profiles(root) + ['custom']}"))
     return load_profile_dir(folder)
-
-
-# A placeholder right before a '*' in a resource: its value is a name prefix (role/{{prefix}}*).
-PREFIX_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\*")
-
-
-def prefix_parameters(profile: Profile) -> dict[str, str]:
-    """Parameters used as a name prefix before '*' in a Resource or NotResource of any of the profile's
-    policies or addenda: parameter -> the first resource template that does so."""
-    statements = [s for specs in profile.variants.values() for spec in specs for s in spec.template["Statement"]]
-    statements += [s for addendum in profile.addenda.values() for s in addendum.statements]
-    found: dict[str, str] = {}
-    for statement in statements:
-        for key in ("Resource", "NotResource"):
-            values = statement.get(key, [])
-            for resource in values if isinstance(values, list) else [values]:
-                for match in PREFIX_PLACEHOLDER.finditer(resource if isinstance(resource, str) else ""):
-                    if match.group(1) in profile.parameters:
-                        found.setdefault(match.group(1), resource)
-    return found
-
-
-def render(template: Any, values: Mapping[str, str], source: Path | str) -> Any:
-    """Fill `{{name}}` placeholders in every string of a JSON value.
-
-    Text stays literal (an IAM policy variable such as ${aws:username} included): escaping for
-    Terraform happens where blocks are written (tfjson.to_terraform). Values may be tfjson.expr tokens.
-    """
-    if isinstance(template, dict):
-        return {key: render(value, values, source) for key, value in template.items()}
-    if isinstance(template, list):
-        return [render(item, values, source) for item in template]
-    if not isinstance(template, str):
-        return template
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values or values[name] in (None, ""):
-            raise PolicyError(Problem(
-                str(source), f"placeholder {{{{{name}}}}} has no value",
-                f"set '{name}' in the deployment (known: {sorted(k for k, v in values.items() if v)})"))
-        return values[name]
-
-    return PLACEHOLDER.sub(fill, template)
-
-
-def merge_statements(profile: Profile, policy: PolicySpec, addenda: list[str]) -> list[tuple[dict[str, Any], Path]]:
-    """A policy's statements plus, for the policy that takes addenda, the chosen ones (sorted by name),
-    after the base statements, minus the base statements they replace; each with its file.
-    The merge itself is the plan's (plan.py), the one place it is implemented."""
-    from iam_foundry.plan import merged_templates  # plan.py imports this module
-
-    return merged_templates(profile, policy, addenda)
-
-
-def statements_using(profile: Profile, variant: str | None, addenda: list[str], placeholder: str) -> list[str]:
-    """The statements (as "file Sid") of a variant plus chosen addenda that use {{placeholder}}."""
-    marker = re.compile(r"\{\{\s*" + re.escape(placeholder) + r"\s*\}\}")
-    found: list[str] = []
-    chosen = [profile.addenda[name] for name in sorted(set(addenda)) if name in profile.addenda]
-    sources = [(s, spec.source) for spec in profile.policies(variant) for s in spec.template["Statement"]]
-    sources += [(s, a.source) for a in chosen for s in a.statements]
-    for statement, source in sources:
-        if marker.search(json.dumps(statement)):
-            found.append(f"{Path(str(source)).name} {statement.get('Sid', '(no Sid)')}")
-    return found
-
-
-def rendered_size(document: Any) -> int:
-    """IAM's size measure: characters without whitespace; expressions counted as an account id."""
-    return len(measured(json.dumps(document, separators=(",", ":")), MEASURE_STAND_IN))
-
-
-def split_statements(statements: list[dict[str, Any]], version: str, max_chars: int,
-                     where: str = "policy") -> list[dict[str, Any]]:
-    """Pack statements, in order, into as few documents of at most max_chars as greedy packing gives.
-
-    Order is kept, so the same input always gives the same parts (no churn on re-run).
-    """
-    documents: list[dict[str, Any]] = []
-    current: list[dict[str, Any]] = []
-    for statement in statements:
-        candidate = {"Version": version, "Statement": current + [statement]}
-        if rendered_size(candidate) <= max_chars:
-            current.append(statement)
-            continue
-        single = {"Version": version, "Statement": [statement]}
-        if rendered_size(single) > max_chars:
-            sid = statement.get("Sid", "(no Sid)")
-            raise PolicyError(Problem(
-                f"{where}, statement {sid}",
-                f"{rendered_size(single)} characters alone, over the {max_chars}-character managed policy quota",
-                "split the statement's actions or resources into several statements"))
-        documents.append({"Version": version, "Statement": current})
-        current = [statement]
-    if current or not documents:
-        documents.append({"Version": version, "Statement": current})
-    return documents

@@ -65,10 +65,10 @@ def render_html(report: Report) -> str:
                        _table(["", ""], [["profile", f"{_c(report.profile)} — {_e(report.profile_title)}"], ["variant", _c(report.variant)],
                                          ["addenda", ", ".join(_c(a) for a in report.addenda) or "none"], ["account", _e(report.account)],
                                          ["region", f"{_c(report.region)} (partition {_c(report.partition)})"]]),
-                       _table(["principal", "ARN", "verdict", "path", "state bucket"],
+                       _table(["principal", "ARN", "verdict", "path", "permissions boundary", "state bucket"],
                               [[f'<span class="principal">{_c(v.principal)}</span>', _c(v.arn),
                                 f'<span class="{_verdict_class(v.verdict)}">{_e(v.verdict)}</span>' + (" ✗ not accepted" if v.fails else ""),
-                                _e(v.route), _e(v.state_bucket)] for v in report.verdicts], "verdicts")]
+                                _e(v.route), _e(v.boundary), _e(v.state_bucket)] for v in report.verdicts], "verdicts")]
     body += [f"<p>note: {_e(n)}</p>" for n in report.notes]
     body.append("<h3>Accepted risks and lint findings</h3>")
     body.append(_table(["kind", "what", "reason", "source"], [[_e(a.kind), _e(a.what), _e(a.reason), _e(a.source)] for a in report.acceptances])

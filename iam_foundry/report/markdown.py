@@ -84,9 +84,9 @@ def render_markdown(report: Report) -> str:
         ["account", cell(report.account)],
         ["region", f"{code(report.region)} (partition {code(report.partition)})"],
     ])
-    lines += _table(["principal", "ARN", "verdict", "path", "state bucket"],
+    lines += _table(["principal", "ARN", "verdict", "path", "permissions boundary", "state bucket"],
                     [[code(v.principal), code(v.arn), f"**{cell(v.verdict)}**" + (" ✗ not accepted" if v.fails else ""), cell(v.route),
-                      v.state_bucket] for v in report.verdicts])
+                      cell(v.boundary), v.state_bucket] for v in report.verdicts])
     for note in report.notes:
         lines.append(f"- note: {cell(note)}")
     if report.notes:

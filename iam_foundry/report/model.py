@@ -14,7 +14,7 @@ from iam_foundry.access import actions
 from iam_foundry.access.check import PrincipalCheck, check_documents, route_text, verdict_text
 from iam_foundry.access.contracts import ContractResult, contract_results
 from iam_foundry.access.policy import PolicyDocument
-from iam_foundry.access.principals import STAND_IN_ACCOUNT, account_of, as_stored, display_path, principal_policies
+from iam_foundry.access.principals import STAND_IN_ACCOUNT, account_of, boundary_of, as_stored, display_path, principal_policies
 from iam_foundry.config.model import CUSTOM_PROFILE, Backend, Deployment, FoundryConfig
 from iam_foundry.policy.documents import DeploymentDocuments, build_documents, lint_findings
 from iam_foundry.policy.lint import accepted_findings
@@ -34,6 +34,7 @@ class Verdict:
     route: str            # the admin path (or own-permission paths), as `check` prints it
     state_bucket: str     # "no", "read", "read+write"
     fails: bool
+    boundary: str = "none"  # the permissions boundary's ARN; "(not evaluated)" when its text is unknown
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,14 @@ def _acceptances(documents: DeploymentDocuments, checks: Sequence[PrincipalCheck
     return result
 
 
+def _boundary_text(documents: DeploymentDocuments, kind: str) -> str:
+    """What caps the principal: the reviewer must see whether the verdict counted a boundary."""
+    boundary = boundary_of(documents, kind)
+    if boundary.arn is None:
+        return "none"
+    return boundary.arn + (" (not evaluated: its text is not in the project)" if boundary.documents is None else "")
+
+
 def build_report(config: FoundryConfig, deployment: Deployment) -> Report:
     """The report of one deployment; the escalation analysis sees every deployment of the config,
     since one may pass or modify another's roles."""
@@ -208,7 +217,7 @@ def report_from(documents: DeploymentDocuments, all_documents: Sequence[Deployme
     checks = check_documents(all_documents, backend)
     own = [c for c in checks if c.report.identity.deployment == deployment.name]
     verdicts = [Verdict(c.report.identity.key, c.report.identity.kind, c.report.identity.arn, verdict_text(c), route_text(c),
-                        c.state_bucket(), c.fails) for c in own]
+                        c.state_bucket(), c.fails, _boundary_text(documents, c.report.identity.kind)) for c in own]
     principals = [principal_actions(documents, c.report.identity.kind, c.report.identity.arn) for c in own] + unattached_policies(documents)
     notes = [n for c in own for n in c.report.notes]
     if deployment.account_id is None:

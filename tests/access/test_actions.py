@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from iam_foundry.access import actions
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import PolicyError
 from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT

@@ -34,7 +34,7 @@ from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from iam_foundry.access import actions
 from iam_foundry.access.check import builtin_combinations, builtin_config
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, OWN, PROBE, Analysis, Path, PrincipalReport
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.policy.documents import build_documents

@@ -22,7 +22,7 @@ from iam_foundry.access.contracts import (
     parse_contract,
     summarize,
 )
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import PolicyError
 from iam_foundry.policy.documents import build_documents, placeholder_values, profile_boundary
 from iam_foundry.profiles.load import list_profiles, load_profile

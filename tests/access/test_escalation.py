@@ -9,7 +9,7 @@ import pytest
 
 from iam_foundry.access.check import builtin_config, check_documents
 from iam_foundry.access.escalation import ADMIN, ADMIN_EQUIVALENT, BOUNDED, CAN_MODIFY_OWN, Analysis, probe_arn
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.policy.documents import build_documents
 from iam_foundry.profiles.load import load_profile
 from tests.conftest import TEST_ACCOUNT

@@ -13,7 +13,7 @@ from iam_foundry.access.contracts import contract_results, evaluate_contract, lo
 from iam_foundry.access.escalation import ADMIN_EQUIVALENT, BOUNDED, CAN_MODIFY_OWN, Analysis
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.access.principals import boundary_of, principal_policies
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT
 

@@ -8,7 +8,7 @@ import pytest
 
 from iam_foundry.access.evaluate import Request, evaluate
 from iam_foundry.access.principals import STAND_IN_ACCOUNT, managed_policies, principal_arn, principal_policies
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import PolicyError
 from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT

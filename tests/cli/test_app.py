@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from iam_foundry.cli.app import cli
-from iam_foundry.config.model import DEFAULT_CONFIG
+from iam_foundry.paths import DEFAULT_CONFIG
+from iam_foundry.profiles.load import list_profiles, load_profile
 
 
 def write_toml(path: Path, text: str) -> Path:
@@ -57,6 +58,15 @@ def test_profiles_lists_nextai_addenda():
     assert result.exit_code == 0
     for addendum in ("clone-disk", "open-ports", "s3-access", "role-creation"):
         assert addendum in result.output
+
+
+def test_profiles_shows_each_parameters_example():
+    listing = json.loads(CliRunner().invoke(cli, ["profiles", "--json"]).stdout)
+    text = CliRunner().invoke(cli, ["profiles"]).output
+    for name in list_profiles():
+        for key, spec in load_profile(name).parameters.items():
+            assert listing[name]["parameters"][key]["example"] == spec.example
+            assert f"e.g. {spec.example!r}" in text
 
 
 def test_profiles_list_a_variant_s_own_roles():

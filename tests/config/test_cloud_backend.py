@@ -6,20 +6,22 @@ import shutil
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from iam_foundry.ops.synth import stack_dir
 from iam_foundry.ops.terraform import Terraform
+from iam_foundry.profiles.load import list_profiles
 from tests.conftest import synth_raw
+from tests.profile_matrix import sample_parameters
 
 SECRET_WORDS = ("access_key", "secret_key", "token", "profile", "shared_credentials")
 
 
 def cloud_config(backend: dict, deployments: list[dict] | None = None) -> dict:
-    return {"localstack": {"enabled": False}, "backend": {"type": "cloud", "organization": "acme", **backend},
-            "deployments": deployments or [{"name": "nextai", "profile": "nextai"},
-                                           {"name": "anyscale", "profile": "anyscale",
-                                            "parameters": {"cloud_id": "cld_abc", "bucket": "any-bucket"}}]}
+    """One deployment per built-in profile (its parameters from the profile's examples)."""
+    return {"region": "eu-west-1", "localstack": {"enabled": False}, "backend": {"type": "cloud", "organization": "acme", **backend},
+            "deployments": deployments or [{"name": name, "profile": name, "parameters": sample_parameters(name, []),
+                                            "allow_plaintext_secret_in_state": True} for name in list_profiles()]}
 
 
 def test_named_workspace_per_deployment(tmp_path):
@@ -33,7 +35,8 @@ def test_named_workspace_per_deployment(tmp_path):
 
 
 def test_tagged_workspaces_with_project(tmp_path):
-    stack = synth_raw(cloud_config({"workspace_tags": ["iam-foundry", "ml"], "project": "platform"}), tmp_path)["nextai"]
+    stacks = synth_raw(cloud_config({"workspace_tags": ["iam-foundry", "ml"], "project": "platform"}), tmp_path)
+    stack = stacks[list_profiles()[0]]
     assert stack["terraform"]["cloud"] == {"organization": "acme",
                                            "workspaces": {"tags": ["iam-foundry", "ml"], "project": "platform"}}
 
@@ -65,7 +68,7 @@ def test_cloud_backend_refuses_localstack():
 @pytest.mark.skipif(not shutil.which("terraform"), reason="terraform not on PATH")
 def test_terraform_accepts_the_cloud_block(tmp_path):
     synth_raw(cloud_config({"workspace": "iam-{deployment}", "hostname": "tfe.example.com"}), tmp_path)
-    for name in ("nextai", "anyscale"):
+    for name in list_profiles():
         terraform = Terraform(stack_dir(tmp_path, name))
         terraform.run("init", "-backend=false", "-input=false", "-no-color")
         result = terraform.run("validate", "-no-color")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from iam_foundry.config.model import DEFAULT_CONFIG, load_config, parse_config, partition_for
+from iam_foundry.paths import DEFAULT_CONFIG
+from iam_foundry.config.load import load_config, parse_config
+from iam_foundry.config.fields import partition_for
 from iam_foundry.errors import ConfigError
 from tests.conftest import BASE_CONFIG, make_config
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import hcl2
 import pytest
 
 from iam_foundry import __version__
-from iam_foundry.emit.module import export_all, export_module
+from iam_foundry.emit.module import PRINCIPALS, export_all, export_module
+from iam_foundry.ops.terraform import Terraform
+from iam_foundry.plan import ModuleInputs, resolve
 from iam_foundry.profiles.load import list_profiles, load_profile
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "consumers"
@@ -62,12 +66,14 @@ def test_addenda_are_variables_and_conditional(modules):
     # role-creation needs a node role the stack does not create; a module always creates it.
     assert "enable_role_creation" not in nextai["variable"] and "CreateNodeRole" not in json.dumps(nextai)
     attachments = nextai["resource"]["aws_iam_user_policy_attachment"]
-    assert attachments["s3_access_user_0"]["count"] == "${var.enable_s3_access ? 1 : 0}"
+    assert set(attachments) == {"user_policy"}
+    assert '"s3_access_0" = {arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonS3FullAccess", ' \
+           'on = var.enable_s3_access}' in attachments["user_policy"]["for_each"]
 
 
 def test_placeholders_become_terraform_references(modules):
     text = json.dumps(modules["ai-unlimited"]["resource"])
-    assert "{{" not in text
+    assert not re.search(r"\{\{\s*[A-Za-z_]+\s*\}\}", text)  # no profile placeholder left ({for ...} expressions may start "${{")
     assert "data.aws_caller_identity.current.account_id" in text and "data.aws_partition.current.partition" in text
     # The server's own secrets cover every cluster; cluster_name narrows only the engine policy.
     assert "secret:compute-engine/*" in text
@@ -130,6 +136,133 @@ def test_modules_carry_the_profile_boundary_and_its_toggles(modules):
     assert "RunInstancesInAccount" in nextai and "var.enable_open_ports ?" in nextai and "s3:*" in nextai
 
 
+def _profile_of(name: str) -> tuple[str, str]:
+    for profile in list_profiles():
+        spec = load_profile(profile)
+        for variant in spec.variants:
+            if name == (profile if variant == spec.default_variant else f"{profile}-{variant}"):
+                return profile, variant
+    raise AssertionError(name)
+
+
+def test_attachments_are_keyed_and_moved_from_their_numbered_addresses(modules):
+    """Every attachment is an instance of one for_each resource per principal (existing roles: per policy),
+    keyed by policy id or managed-policy key; each older numbered address has a moved block to its key."""
+    for name, module in modules.items():
+        plan = resolve(ModuleInputs(load_profile(_profile_of(name)[0]), _profile_of(name)[1]))
+        resources = module["resource"]
+        moved = {m["from"]: m["to"] for m in module.get("moved", [])}
+        assert len(moved) == len(module.get("moved", [])), name
+        expected_keys: dict[str, set[str]] = {}
+        for principal in PRINCIPALS.values():
+            if (principal.key == "user" and not plan.creates_user) or (principal.key == "node_role" and not plan.creates_role):
+                assert f"{principal.key}_policy" not in resources.get(principal.resource_type, {}), name
+                continue
+            attachment = resources[principal.resource_type][f"{principal.key}_policy"]
+            assert attachment["policy_arn"] == "${each.value}" and "count" not in attachment, name
+            keys = {p.part_keys()[0] for p in plan.policies if principal.key in p.attach_to}
+            keys |= {a.key for a in plan.attachments if a.principal == principal.key} | {"guardrails"}
+            for key in keys:  # every key is in the for_each map, and something moves to it
+                assert f'"{key}" = {{arn = ' in attachment["for_each"], (name, key)
+            expected_keys[f"{principal.resource_type}.{principal.key}_policy"] = keys
+            # No numbered resource is left for this principal.
+            assert not [r for r in resources[principal.resource_type] if r[-1].isdigit()], name
+        for role in plan.roles:  # a variant's own roles: <role>_policy, moved from <role>_policy_<key> (one resource per key before)
+            attachment = resources["aws_iam_role_policy_attachment"][f"{role.logical_id}_policy"]
+            keys = {p.part_keys()[0] for p in plan.policies if role.key in p.attach_to}
+            keys |= {a.key for a in plan.attachments if a.principal == role.key} | {"guardrails"}
+            for key in keys:
+                assert f'"{key}" = {{arn = ' in attachment["for_each"], (name, key)
+                assert moved.get(f"aws_iam_role_policy_attachment.{role.logical_id}_" + ("guardrails[0]" if key == "guardrails" else f"policy_{key}")) \
+                    == f'aws_iam_role_policy_attachment.{role.logical_id}_policy["{key}"]', (name, key)
+            expected_keys[f"aws_iam_role_policy_attachment.{role.logical_id}_policy"] = keys
+        for policy in (p for p in plan.policies if p.attach_to_roles):
+            attachment = resources["aws_iam_role_policy_attachment"][f"{policy.logical_id}_existing_role"]
+            assert attachment["role"] == "${each.value}", name
+            expected_keys[f"aws_iam_role_policy_attachment.{policy.logical_id}_existing_role"] = set(policy.role_keys)
+        targets = {f'{address}["{key}"]' for address, keys in expected_keys.items() for key in keys}
+        assert set(moved.values()) == targets, name
+        for old in moved:  # the names exports before keying used: <principal>_policy_<n>, <principal>_guardrails, <origin>_<principal>_<n>
+            assert old.split(".")[1].split("[")[0] not in resources[old.split(".")[0]], (name, old)
+
+
+def test_a_toggle_moves_no_address(tmp_path):
+    """The attachments' addresses depend on the profile, never on the variables a caller sets."""
+    module = json.loads((export_module("nextai", None, tmp_path) / "main.tf.json").read_text())
+    for_each = module["resource"]["aws_iam_role_policy_attachment"]["node_role_policy"]["for_each"]
+    # The key is a literal and the toggle filters entries out, so turning one on or off leaves the others alone.
+    assert for_each.endswith(": key => attachment.arn if attachment.on}}")
+    assert '"main" = {arn = aws_iam_policy.policy.arn, on = true}' in for_each
+
+
+def test_module_variables_are_typed_described_and_defaulted(modules):
+    for name, module in modules.items():
+        profile = load_profile(_profile_of(name)[0])
+        for variable, spec in module["variable"].items():
+            assert spec.get("type") and spec.get("description"), (name, variable)
+            required = variable in profile.parameters and profile.parameters[variable].required
+            assert ("default" in spec) != required, (name, variable)
+
+
+def test_tags_are_the_plans_and_the_callers_cannot_override_them(modules):
+    for name, module in modules.items():
+        # The plan's tags (ManagedBy, IamFoundryDeployment = var.name) merged over the caller's.
+        assert module["locals"]["tags"] == '${merge(var.tags, {"ManagedBy" = "iam-foundry", "IamFoundryDeployment" = "${var.name}"})}', name
+        for rtype, blocks in module["resource"].items():
+            for block in blocks.values():
+                if rtype in ("aws_iam_policy", "aws_iam_user", "aws_iam_role", "aws_iam_instance_profile"):
+                    assert block["tags"] == "${local.tags}", (name, rtype)
+        condition = module["variable"]["tags"]["validation"][0]["condition"]
+        assert '["managedby","iamfoundrydeployment"]' in condition and 'startswith(lower(key), "aws:")' in condition, name
+
+
+@pytest.mark.skipif(not shutil.which("terraform"), reason="terraform not on PATH")
+def test_terraform_validates_every_module(tmp_path):
+    """One root configuration calling every exported module (required inputs unknown, as at validate time)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    calls = {}
+    for path in export_all(tmp_path / "modules-out"):
+        variables = json.loads((path / "main.tf.json").read_text())["variable"]
+        calls[path.name.replace("-", "_")] = {"source": str(path), **{k: "${var.unknown}" for k, v in variables.items() if "default" not in v}}
+    (root / "main.tf.json").write_text(json.dumps({"variable": {"unknown": {"type": "string"}}, "module": calls}))
+    terraform = Terraform(root)
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    assert "The configuration is valid" in terraform.run("validate", "-no-color").stdout
+    # The tags variable refuses the project's own keys, whatever their case, as the config does.
+    calls["refused"] = {**calls["nextai"], "tags": {"managedBy": "me"}}
+    (root / "main.tf.json").write_text(json.dumps({"variable": {"unknown": {"type": "string"}}, "module": calls}))
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    refused = terraform.run("validate", "-no-color", check=False)
+    assert refused.returncode != 0 and "are set by iam-foundry on every" in refused.stderr + refused.stdout
+
+
+def test_existing_role_keys_come_from_the_templates_and_stay_unique():
+    from iam_foundry.plan import role_keys
+
+    assert role_keys(("{{access_role_name}}",)) == ("access_role_name",)
+    assert role_keys(("{{a}}-x", "{{a}}_x", "{{b}}")) == ("a_x", "a_x_2", "b")
+    # Adding a role after the others leaves their keys alone.
+    assert role_keys(("{{a}}", "{{b}}"))[:1] == role_keys(("{{a}}",))
+
+
+def test_readme_module_addresses_are_the_exported_ones(modules):
+    """The addresses the README's module section names, keyed and numbered, are moved-block ends of real exports."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### 4. A Terraform module for your own HCL")[1].split("\n### ")[0]
+    moved = [m for module in modules.values() for m in module.get("moved", [])]
+    keyed = {m["to"].split(".", 1)[1] for m in moved}
+    keys = {to.split("[", 1)[1] for to in keyed}
+    numbered = {m["from"].split(".", 1)[1] for m in moved}
+    cited_keyed = re.findall(r'`(\w*\["\w+"\])`', section)
+    cited_numbered = re.findall(r"`(\w+_\d+(?:\[0\])?|\w+_guardrails\[0\])`", section)
+    assert len(cited_keyed) >= 4 and len(cited_numbered) >= 4, (cited_keyed, cited_numbered)
+    for address in cited_keyed:
+        assert (address in keyed) if not address.startswith("[") else (address[1:] in keys), address
+    for address in cited_numbered:
+        assert address in numbered, address
+
+
 def test_a_variant_s_own_roles_are_in_its_module(modules):
     """Each role a variant declares (AI Unlimited's engine role) is a role of the module: name variables and
     locals, EC2 trust, instance profile, its policies only, its own boundary under the same toggles, outputs."""
@@ -154,10 +287,14 @@ def test_a_variant_s_own_roles_are_in_its_module(modules):
                 boundary = resources["aws_iam_policy"][f"{role.key}_boundary"]
                 assert boundary["count"] == resources["aws_iam_policy"]["boundary"]["count"]
                 assert boundary["name"] == f"${{local.{role.name_key}}}-boundary"
-                attached = [a for a in resources["aws_iam_role_policy_attachment"].values() if a["role"] == f"${{aws_iam_role.{role.key}.name}}"]
-                expected = {f"${{aws_iam_policy.{'policy' if p.id == 'main' else 'policy_' + p.id.replace('-', '_')}.arn}}"
-                            for p in profile.policies(variant) if role.key in p.attach_to}
-                assert {a["policy_arn"] for a in attached if "count" not in a} == expected
+                # Its attachments: one for_each resource, keyed by policy id like the others.
+                attached = resources["aws_iam_role_policy_attachment"][f"{role.key}_policy"]
+                assert attached["role"] == f"${{aws_iam_role.{role.key}.name}}"
+                for p in (p for p in profile.policies(variant) if role.key in p.attach_to):
+                    arn = f"aws_iam_policy.{'policy' if p.id == 'main' else 'policy_' + p.id.replace('-', '_')}.arn"
+                    assert f'"{p.id.replace("-", "_")}" = {{arn = {arn}, on = true}}' in attached["for_each"], p.id
+                others = [a for a in resources["aws_iam_role_policy_attachment"].values() if a is not attached]
+                assert not [a for a in others if a["role"] == f"${{aws_iam_role.{role.key}.name}}"]
                 assert {f"{role.key}_name", f"{role.key}_arn", f"{role.key}_instance_profile_name", f"{role.key}_instance_profile_arn",
                         f"{role.key}_boundary_policy_arn"} <= set(module["output"])
                 # The node role's boundary no longer holds what only this role is given.

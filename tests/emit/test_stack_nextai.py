@@ -9,7 +9,8 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from iam_foundry.config.model import DEFAULT_CONFIG, load_config
+from iam_foundry.paths import DEFAULT_CONFIG
+from iam_foundry.config.load import load_config
 from iam_foundry.ops.synth import synth
 from tests.conftest import TEST_ACCOUNT, boundary_document, make_config, policy_documents, resources, statements_by_sid, synth_raw
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from iam_foundry.config.model import load_config, parse_config
+from iam_foundry.config.load import load_config, parse_config
 from iam_foundry.errors import ConfigError
 from iam_foundry.ops.synth import synth
-from iam_foundry.profiles.load import rendered_size
+from iam_foundry.policy.render import rendered_size
 from tests.conftest import TEST_ACCOUNT, resources, synth_raw
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit import module as module_export
 from iam_foundry.emit.tfjson import expr, hcl_literal, to_terraform
 from iam_foundry.errors import ConfigError
@@ -122,7 +122,7 @@ def test_exported_module_keeps_profile_text_literal(tmp_path, monkeypatch):
     (root / "profile.json").write_text(json.dumps({
         "title": "Hostile ${path.cwd}", "description": "%{ if true }d%{ endif }",
         "defaults": {"user_name": "u-${path.cwd}"},
-        "parameters": {"bucket": {"description": '${file("notes.txt")}', "required": True, "pattern": "[a-z${}]+"}},
+        "parameters": {"bucket": {"description": '${file("notes.txt")}', "required": True, "pattern": "[a-z${}]+", "example": "b"}},
         "policies": [{"id": "main", "template": "policy.json", "attach_to": ["user"]}]}))
     monkeypatch.setattr(module_export, "load_profile", lambda name: load_profile_dir(root))
     module = json.loads((module_export.export_module("hostile", None, tmp_path / "out") / "main.tf.json").read_text())

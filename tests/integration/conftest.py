@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import DEFAULT_LOCALSTACK_ENDPOINT
+from iam_foundry.config.target import DEFAULT_LOCALSTACK_ENDPOINT
 from iam_foundry.ops import localstack as ls
 
 STATE_BUCKET = "iam-foundry-test-state"

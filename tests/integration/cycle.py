@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.ops.synth import stack_dir, synth
 from iam_foundry.ops.terraform import Terraform
 from tests.profile_facts import S, assert_statements

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.ops import localstack as ls
 from iam_foundry.ops.synth import stack_dir, synth
 from iam_foundry.ops.terraform import Terraform, TerraformError

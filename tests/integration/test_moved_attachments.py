@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.ops.synth import stack_dir, synth
 from iam_foundry.ops.terraform import Terraform
 from tests.integration.conftest import localstack_config, unique_names

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError
 from iam_foundry.ops import localstack as ls
 from iam_foundry.ops.bootstrap import DENY_SID, OWNER_TAG, bootstrap_state_bucket
@@ -154,5 +154,7 @@ parameters = {{ cluster_role_prefix = "ai-cluster-" }}
     deny = statements["DenyPrincipalsIamFoundryCreates"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
     assert sorted(deny["Condition"]["ArnLike"]["aws:PrincipalArn"]) == [
-        "arn:aws:iam::*:role/ml/nextai-role", "arn:aws:iam::*:user/ml/nextai", "arn:aws:iam::000000000000:role/ai-unlimited"]
+        "arn:aws:iam::*:role/ml/nextai-role", "arn:aws:iam::*:user/ml/nextai",
+        "arn:aws:iam::000000000000:role/ai-cluster-*",  # the cluster roles the AI Unlimited role may create
+        "arn:aws:iam::000000000000:role/ai-unlimited"]
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

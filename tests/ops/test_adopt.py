@@ -163,7 +163,7 @@ def test_an_existing_engine_role_is_named_with_the_fix_that_applies(tmp_path, mo
 
     from botocore.exceptions import ClientError
 
-    from iam_foundry.config.model import parse_config
+    from iam_foundry.config.load import parse_config
     from iam_foundry.errors import FoundryError
     from iam_foundry.ops import adopt
 

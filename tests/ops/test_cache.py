@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.ops import cache
 from iam_foundry.ops.synth import synth
 from tests.conftest import make_config

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import iam_foundry.config.model as config_module
-from iam_foundry.config.model import parse_config
+import iam_foundry.config.load as config_load
+import iam_foundry.config.model as config_model
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError, PolicyError
 from iam_foundry.policy.documents import build_documents
 from iam_foundry.policy.lint import Finding, accepted_findings, lint_statements, unexplained
@@ -121,8 +122,9 @@ def variant_profile(tmp_path, monkeypatch):
     write_addendum(root / "addenda" / "left.json", statement("Left"), conflicts_with=["right"])
     write_addendum(root / "addenda" / "right.json", statement("Right"))
     profile = load_profile_dir(root)
-    real = config_module.load_profile
-    monkeypatch.setattr(config_module, "load_profile", lambda name, *a: profile if name == "twovariants" else real(name, *a))
+    real = config_model.load_profile
+    for module in (config_load, config_model):  # the parser and profile_of both look profiles up
+        monkeypatch.setattr(module, "load_profile", lambda name, *a: profile if name == "twovariants" else real(name, *a))
     return profile
 
 

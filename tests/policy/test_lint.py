@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit.tfjson import expr
 from iam_foundry.errors import PolicyError
 from iam_foundry.policy.documents import build_documents, lint_findings

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.emit.module import export_module
 from iam_foundry.errors import ConfigError, PolicyError
 from iam_foundry.policy.documents import build_documents

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import ConfigError
 from iam_foundry.policy.documents import build_documents
 from tests.conftest import TEST_ACCOUNT, resources, synth_raw
@@ -84,6 +84,10 @@ def test_anyscale_access_role_policy_is_attached_to_the_existing_role_by_name(tm
     attachments = resources(stack, "aws_iam_role_policy_attachment")
     existing = [a for a in attachments.values() if a["role"] == "anyscale-iam-role-xyz"]
     assert existing == [{"role": "anyscale-iam-role-xyz", "policy_arn": "${aws_iam_policy.policy_access_role.arn}"}]
+    # Keyed by part and role template key like the exported module, with a `moved` block from the numbered address.
+    assert attachments["access_role_existing_role_access_role_name"] == existing[0]
+    assert {"from": "aws_iam_role_policy_attachment.access_role_existing_role_0_0",
+            "to": "aws_iam_role_policy_attachment.access_role_existing_role_access_role_name"} in stack["moved"]
     assert stack["output"]["access_role_policy_arn"]["value"] == "${aws_iam_policy.policy_access_role.arn}"
     # ...and not to the node role itself.
     assert not any(a["policy_arn"] == "${aws_iam_policy.policy_access_role.arn}" and a["role"] != "anyscale-iam-role-xyz"

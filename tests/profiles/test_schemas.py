@@ -6,12 +6,13 @@ Each error is one Problem naming the file and the JSON path; all errors of a pro
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError, PolicyError
 from iam_foundry.profiles.load import POLICY_ROOT, list_profiles, load_profile_dir
 from iam_foundry.profiles.schema import schema_problems
@@ -76,7 +77,7 @@ def test_missing_required_key_is_named_when_nothing_looks_like_it(tmp_path):
 
 
 def test_misspelled_parameter_flag_is_an_error_not_ignored(tmp_path):
-    write_profile(tmp_path, {"parameters": {"bucket": {"description": "the bucket", "requird": True}}})
+    write_profile(tmp_path, {"parameters": {"bucket": {"description": "the bucket", "example": "b", "requird": True}}})
     assert problems_of(tmp_path) == [
         f"{tmp_path / 'profile.json'} at $.parameters.bucket.requird: unknown key (fix: did you mean 'required'?)"]
 
@@ -90,7 +91,7 @@ def test_unknown_top_level_key_is_named_with_its_path(tmp_path):
     ({"defaults": {"create_user": "false"}}, "$.defaults.create_user", "a boolean"),  # bool("false") was True
     ({"policies": [{"id": "main", "template": "policy.json", "attach_to": "user"}]}, "$.policies[0].attach_to", "an array"),
     ({"policies": [{"id": "main", "template": "policy.json", "addenda": "yes"}]}, "$.policies[0].addenda", "a boolean"),
-    ({"parameters": {"bucket": {"description": "b", "default": 3}}}, "$.parameters.bucket.default", "a string"),
+    ({"parameters": {"bucket": {"description": "b", "example": "b", "default": 3}}}, "$.parameters.bucket.default", "a string"),
     ({"outputs": "compute_config_json"}, "$.outputs", "an array"),
 ])
 def test_wrong_types_name_file_and_path(tmp_path, override, path, wanted):
@@ -107,7 +108,7 @@ def test_attach_to_outside_user_and_node_role_names_the_item(tmp_path):
 
 
 def test_parameter_pattern_must_compile(tmp_path):
-    write_profile(tmp_path, {"parameters": {"bucket": {"description": "b", "pattern": "[a-z"}}})
+    write_profile(tmp_path, {"parameters": {"bucket": {"description": "b", "example": "b", "pattern": "[a-z"}}})
     assert problems_of(tmp_path) == [
         f"{tmp_path / 'profile.json'} at $.parameters.bucket.pattern: \"[a-z\" is not a valid regular expression (fix: fix the pattern)"]
 
@@ -157,7 +158,7 @@ def test_addendum_errors_name_file_and_path(tmp_path, data, path, message):
 
 
 @pytest.mark.parametrize("override, path, message", [
-    ({"account_parameter": "cloud_acount_id", "parameters": {"cloud_account_id": {"description": "a"}}},
+    ({"account_parameter": "cloud_acount_id", "parameters": {"cloud_account_id": {"description": "a", "example": "123456789012"}}},
      "$.account_parameter", "'cloud_acount_id' is not a parameter of this profile (fix: did you mean 'cloud_account_id'?)"),
     ({"derived": {"scope": {"if_set": "cluster", "then": "a", "else": "b"}}}, "$.derived.scope.if_set",
      "'cluster' is not a parameter of this profile"),
@@ -175,7 +176,7 @@ def test_profile_cross_references_name_file_and_path(tmp_path, override, path, m
 
 def test_all_errors_of_profile_and_addenda_come_at_once(tmp_path):
     write_profile(tmp_path, {"title": 3, "node_role": {"trust_policy": "trust.json", "managed_policy_arn": []},
-                             "parameters": {"p": {"description": "p", "requird": True}}},
+                             "parameters": {"p": {"description": "p", "example": "x", "requird": True}}},
                   a={"description": "d"}, b={"description": "d", "statements": [], "colour": "red"})
     problems = problems_of(tmp_path)
     assert [p.split(": ", 1)[0] for p in problems] == [
@@ -204,6 +205,35 @@ def test_custom_profile_addendum_files_go_through_the_same_schema(tmp_path):
     with pytest.raises(FoundryError) as err:
         parse_config(raw, source=tmp_path / "iam-foundry.toml")
     assert f"{tmp_path / 'extra.json'} at $.replaces_sids[0]: no statement with Sid 'PassNodRole' in policy.json" in str(err.value)
+
+
+def test_a_parameter_without_an_example_is_refused(tmp_path):
+    write_profile(tmp_path, {"parameters": {"bucket": {"description": "b"}}})
+    assert problems_of(tmp_path) == [
+        f"{tmp_path / 'profile.json'} at $.parameters.bucket: missing required key 'example' (fix: add \"example\": ...)"]
+
+
+@pytest.mark.parametrize("kind", ["example", "default"])
+def test_an_example_or_default_outside_the_pattern_is_refused_at_load(tmp_path, kind):
+    spec = {"description": "b", "pattern": "[a-z]+", "example": "ok", kind: "Not-OK"}
+    write_profile(tmp_path, {"parameters": {"bucket": spec}})
+    assert problems_of(tmp_path) == [
+        f"{tmp_path / 'profile.json'} at $.parameters.bucket.{kind}: 'Not-OK' does not match the parameter's pattern [a-z]+ "
+        f"(fix: give a {kind} the config would accept for bucket)"]
+
+
+@pytest.mark.parametrize("name", list_profiles())
+def test_every_parameter_has_an_example_the_config_accepts(name):
+    """Each built-in profile's examples, given all at once, are a valid deployment (pattern, LP008 prefix rule)."""
+    profile = load_profile_dir(POLICY_ROOT / name)
+    parameters = {key: spec.example for key, spec in profile.parameters.items()}
+    assert all(parameters.values())
+    for key, spec in profile.parameters.items():
+        assert spec.pattern is None or re.fullmatch(spec.pattern, spec.example), key
+    account = parameters.get(profile.account_parameter or "", "123456789012")
+    config = parse_config({"region": "us-east-1", "localstack": {"enabled": False}, "deployments": [
+        {"name": "d", "profile": name, "account_id": account, "parameters": parameters, "allow_plaintext_secret_in_state": True}]})
+    assert {key: config.deployments[0].parameters[key] for key in parameters} == parameters
 
 
 ENGINE_ROLE = {"description": "the role the platform passes to its instances", "name": "{{role_name}}-engine", "trust_policy": "trust.json"}

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 from iam_foundry.access.check import builtin_combinations, builtin_config
-from iam_foundry.config.model import load_config
+from iam_foundry.config.load import load_config
 from iam_foundry.paths import SOURCE_ROOT
 from iam_foundry.report.html import render_html
 from iam_foundry.report.model import Report, build_report

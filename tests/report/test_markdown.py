@@ -3,6 +3,7 @@ finds (source, method and where it leads), and its sections come from the evalua
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -114,3 +115,23 @@ def test_a_variant_s_own_role_is_a_principal_of_the_page() -> None:
     server, engine = node_id("ai-unlimited:node_role"), node_id("ai-unlimited:engine_role")
     assert [(label, target) for source, label, target in edges if source == server] == [("can pass: PassRole+RunInstances", engine)]
     assert any(label == "holds" and target == engine for _, label, target in edges)
+
+
+@pytest.mark.parametrize("profile,variant,addenda", COMBINATIONS[:1] + [c for c in COMBINATIONS if c[1] == "without-iam-role-permissions"][:1],
+                         ids=lambda value: str(value))
+def test_every_verdict_says_which_boundary_it_counted(profile: str, variant: str, addenda: tuple[str, ...]) -> None:
+    """Each principal's row names its permissions boundary (the profile's, or a variant role's own), since
+    a `bounded` verdict rests on it; a boundary whose text the project lacks is said to be unevaluated."""
+    config = builtin_config(profile, variant, addenda)
+    report = build_report(config, config.deployments[0])
+    markdown = render_markdown(report)
+    assert report.verdicts
+    for verdict in report.verdicts:
+        assert verdict.boundary.startswith("arn:aws:iam::123456789012:policy/") and verdict.boundary.endswith("-boundary"), verdict
+        assert f"| {verdict.boundary} |" in markdown
+
+    deployment = config.deployments[0]
+    given = "arn:aws:iam::123456789012:policy/team-boundary"
+    custom = dataclasses.replace(config, deployments=[dataclasses.replace(deployment, permissions_boundary=given)])
+    user_or_node = [v for v in build_report(custom, custom.deployments[0]).verdicts if v.kind in ("user", "node_role")]
+    assert user_or_node and all(v.boundary == f"{given} (not evaluated: its text is not in the project)" for v in user_or_node)

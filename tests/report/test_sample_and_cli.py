@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from iam_foundry.cli.app import cli
 from iam_foundry.cli.report import render_report
-from iam_foundry.config.model import load_config
+from iam_foundry.config.load import load_config
 from iam_foundry.paths import SOURCE_ROOT
 
 ROOT = SOURCE_ROOT or Path(__file__).resolve().parents[2]
