@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from deploy import STATE_BUCKET, config_for  # bench/ is sys.path[0] when run as a script
 from run import base_env, write_toml
 
-from iam_foundry.config.model import DEFAULT_LOCALSTACK_ENDPOINT
+from iam_foundry.config.target import DEFAULT_LOCALSTACK_ENDPOINT
 from iam_foundry.ops import localstack
 
 RESULTS = BENCH / "cpu-results.json"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from iam_foundry.config.model import parse_config
+from iam_foundry.config.load import parse_config
 from iam_foundry.errors import FoundryError
 from iam_foundry.ops import adopt
 from iam_foundry.ops.adopt import check_clashes, clash_check_skipped, to_create

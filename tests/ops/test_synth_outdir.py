@@ -108,7 +108,7 @@ def test_end_jsii_ends_cdktfs_node_process_after_synth(tmp_path):
     config = write_toml(tmp_path / "c.toml", GOOD)
     script = (
         "import os, subprocess, sys\n"
-        "from iam_foundry.config.model import load_config\n"
+        "from iam_foundry.config.load import load_config\n"
         "from iam_foundry.ops.synth import end_jsii, synth\n"
         "def children():\n"
         "    out = subprocess.run(['ps', '--ppid', str(os.getpid()), '-o', 'args='], capture_output=True, text=True).stdout\n"
