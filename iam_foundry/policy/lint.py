@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from iam_foundry.emit.tfjson import TOKEN  # a project expression (e.g. an ARN known at plan time)
 from iam_foundry.errors import PolicyError, Problem
+from iam_foundry.policy.elements import as_list
 from iam_foundry.profiles.load import PLACEHOLDER, read_json
 
 STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition"}
@@ -64,10 +65,6 @@ class Finding:
         return f"{self.rule} ({RULES[self.rule]}): policy '{self.policy}', statement '{self.sid}': {self.detail}"
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _is_condition_operator(name: str) -> bool:
     for prefix in ("ForAllValues:", "ForAnyValue:"):
         name = name.removeprefix(prefix)
@@ -112,7 +109,7 @@ def grammar_problems(document: Any, where: str, trust: bool = False) -> list[Pro
         actions = statement.get("Action", statement.get("NotAction"))
         if actions is None:
             bad(f"{label}: no Action", "add an Action")
-        for action in _as_list(actions or []):
+        for action in as_list(actions or []):
             if not isinstance(action, str) or not (action == "*" or ACTION.match(action)):
                 bad(f"{label}: action {action!r} is not service:Action", 'write actions like "ec2:RunInstances"')
         if trust:
@@ -122,7 +119,7 @@ def grammar_problems(document: Any, where: str, trust: bool = False) -> list[Pro
             resources = statement.get("Resource", statement.get("NotResource"))
             if resources is None:
                 bad(f"{label}: no Resource", 'add a Resource ("*" or ARNs)')
-            for resource in _as_list(resources or []):
+            for resource in as_list(resources or []):
                 if not isinstance(resource, str) or not (resource == "*" or resource.startswith("arn:") or TOKEN.match(resource)):
                     bad(f"{label}: resource {resource!r} is neither an ARN nor '*'", "write resources as arn:... or *")
         condition = statement.get("Condition", {})
@@ -160,15 +157,15 @@ def lint_statements(statements: Iterable[dict[str, Any]], policy: str) -> list[F
             findings.append(Finding("LP006", policy, sid, f"Allow with NotAction {statement['NotAction']!r}"))
         if "NotResource" in statement:
             findings.append(Finding("LP007", policy, sid, f"Allow with NotResource {statement['NotResource']!r}"))
-        for resource in _as_list(statement.get("Resource", statement.get("NotResource", []))):
+        for resource in as_list(statement.get("Resource", statement.get("NotResource", []))):
             match = NAME_PREFIX.search(resource) if isinstance(resource, str) else None
             if match and match.group(1) and not specific_prefix(match.group(1).rstrip("*")):
                 findings.append(Finding("LP008", policy, sid, f"name prefix '{match.group(1)}' before '*' in {resource}"))
         if "Action" not in statement:
             continue
-        actions = [a for a in _as_list(statement["Action"]) if isinstance(a, str)]
+        actions = [a for a in as_list(statement["Action"]) if isinstance(a, str)]
         lowered = {a.lower() for a in actions}
-        resources = [r for r in _as_list(statement.get("Resource", [])) if isinstance(r, str)]
+        resources = [r for r in as_list(statement.get("Resource", [])) if isinstance(r, str)]
         condition = statement.get("Condition", {})
         all_resources = "*" in resources
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from iam_foundry.emit.tfjson import measured
 from iam_foundry.errors import PolicyError, Problem
+from iam_foundry.policy.elements import as_list
 from iam_foundry.profiles.load import PLACEHOLDER, PolicySpec, Profile
 
 __all__ = ["MEASURE_STAND_IN", "PLACEHOLDER", "merge_statements", "prefix_parameters", "render", "rendered_size",
@@ -34,7 +35,7 @@ def prefix_parameters(profile: Profile) -> dict[str, str]:
     for statement in statements:
         for key in ("Resource", "NotResource"):
             values = statement.get(key, [])
-            for resource in values if isinstance(values, list) else [values]:
+            for resource in as_list(values):
                 for match in PREFIX_PLACEHOLDER.finditer(resource if isinstance(resource, str) else ""):
                     if match.group(1) in profile.parameters:
                         found.setdefault(match.group(1), resource)

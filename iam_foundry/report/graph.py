@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from iam_foundry.access.check import PrincipalCheck
 from iam_foundry.access.escalation import ADMIN, PROBE, Path
+from iam_foundry.policy.elements import as_list
 
 ROLE_ACTIONS = ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PassRole", "iam:PutRolePolicy", "iam:AttachRolePolicy",
                 "sts:AssumeRole", "iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
@@ -106,7 +107,7 @@ def build_graph(documents: Any, checks: Sequence[PrincipalCheck]) -> Graph:
             graph.edge(Edge(profile, me, "holds"))
         for statement in (identity.trust or {}).get("Statement", []):
             services = (statement.get("Principal") or {}).get("Service", []) if isinstance(statement.get("Principal"), dict) else []
-            for service in services if isinstance(services, list) else [services]:
+            for service in as_list(services):
                 graph.edge(Edge(graph.node(node_id("svc:" + service), service, "service"), me, "can assume (trust policy)"))
     admin = None
     for check in own:

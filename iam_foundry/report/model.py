@@ -14,9 +14,10 @@ from iam_foundry.access import actions
 from iam_foundry.access.check import PrincipalCheck, check_documents, route_text, verdict_text
 from iam_foundry.access.contracts import ContractResult, contract_results
 from iam_foundry.access.policy import PolicyDocument
-from iam_foundry.access.principals import STAND_IN_ACCOUNT, account_of, boundary_of, as_stored, display_path, principal_policies
+from iam_foundry.access.principals import STAND_IN_ACCOUNT, account_of, as_stored, boundary_of, display_path, principal_policies
 from iam_foundry.config.model import CUSTOM_PROFILE, Backend, Deployment, FoundryConfig
 from iam_foundry.policy.documents import DeploymentDocuments, build_documents, lint_findings
+from iam_foundry.policy.elements import as_list
 from iam_foundry.policy.lint import accepted_findings
 from iam_foundry.report.graph import Graph, build_graph
 from iam_foundry.report.vendor import VendorDiff, deployment_vendor_diff
@@ -100,17 +101,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _condition_text(condition: Any) -> str:
     if not condition:
         return ""
     parts = []
     for operator, pairs in condition.items():
         for key, values in pairs.items():
-            parts.append(f"{operator} {key} = {', '.join(str(v) for v in _as_list(values))}")
+            parts.append(f"{operator} {key} = {', '.join(str(v) for v in as_list(values))}")
     return "; ".join(parts)
 
 
@@ -139,13 +136,13 @@ def _rows(policies: Sequence[PolicyDocument]) -> tuple[ActionRow, ...]:
     rows: list[ActionRow] = []
     for policy in policies:
         for ref, statement in policy.statements():
-            resources = tuple(str(r) for r in _as_list(statement.get("Resource", statement.get("NotResource", "*"))))
+            resources = tuple(str(r) for r in as_list(statement.get("Resource", statement.get("NotResource", "*"))))
             if "NotResource" in statement:
                 resources = tuple(f"everything except {r}" for r in resources)
-            patterns = _as_list(statement.get("Action", []))
+            patterns = as_list(statement.get("Action", []))
             negated = "NotAction" in statement
             if negated:
-                patterns = _as_list(statement["NotAction"])
+                patterns = as_list(statement["NotAction"])
             grouped: dict[tuple[str, str], tuple[list[str], int]] = {}
             for pattern in patterns:
                 expanded = actions.expand(pattern) if not negated else []

@@ -31,6 +31,7 @@ import jsonschema
 from iam_foundry.access import actions
 from iam_foundry.errors import PolicyError, Problem
 from iam_foundry.files import read_json
+from iam_foundry.policy.elements import as_list
 from iam_foundry.profiles.load import Profile, load_profile
 
 MAP_FILE = "vendor-map.json"
@@ -82,15 +83,11 @@ class VendorDiff:
     problems: list[Problem] = field(default_factory=list)   # differences the map gives no reason for
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def vendor_statements(data: Any) -> list[dict[str, Any]]:
     """A published file's statements: a policy document, or bare statements wrapped in [ ]."""
     if isinstance(data, list):
         return [s for s in data if isinstance(s, dict) and ("Action" in s or "NotAction" in s)]
-    return [s for s in _as_list(data.get("Statement", [])) if isinstance(s, dict)] if isinstance(data, dict) else []
+    return [s for s in as_list(data.get("Statement", [])) if isinstance(s, dict)] if isinstance(data, dict) else []
 
 
 PROPER: dict[str, str] = {}  # lower-case action -> AWS's casing, for display
@@ -113,7 +110,7 @@ def expand_actions(patterns: Iterable[str]) -> frozenset[str]:
 
 
 def statement_actions(statement: Mapping[str, Any]) -> frozenset[str]:
-    return expand_actions(tuple(_as_list(statement.get("Action", []))))
+    return expand_actions(tuple(as_list(statement.get("Action", []))))
 
 
 _ACCOUNT = re.compile(r"<[^>]*acc[^>]*>|\{\{\s*account_id\s*\}\}|\$\{[^}]*acc[^}]*\}|\$[A-Z_]*ACCOUNT[A-Z_]*", re.IGNORECASE)
@@ -230,7 +227,7 @@ def _theirs(profile: Profile, vmap: VendorMap, variant: str | None, addenda: Seq
 
 def _resources(statement: Mapping[str, Any]) -> list[str]:
     key = "Resource" if "Resource" in statement else "NotResource"
-    return [normalize_resource(str(r)) for r in _as_list(statement.get(key, "*"))]
+    return [normalize_resource(str(r)) for r in as_list(statement.get(key, "*"))]
 
 
 def _norm_condition(condition: Any) -> Any:
@@ -378,14 +375,14 @@ def against(profile_name: str, file: Path, variant: str | None = None) -> Agains
             ours = [o for o in ours if o.file in sources[file.name]]
             copy = next(profile.root / n.partition("#")[0] for files in [*vmap.policies.values(), *vmap.addenda.values()] for n in files
                         if Path(n.partition("#")[0]).name == file.name)
-    mine_actions = expand_actions(tuple(a for o in ours for a in _as_list(o.statement.get("Action", []))))
-    new_actions = expand_actions(tuple(a for s in new for a in _as_list(s.get("Action", []))))
+    mine_actions = expand_actions(tuple(a for o in ours for a in as_list(o.statement.get("Action", []))))
+    new_actions = expand_actions(tuple(a for s in new for a in as_list(s.get("Action", []))))
     mine_res = {r for o in ours for r in _resources(o.statement)}
     new_res = {r for s in new for r in _resources(s)}
     since = None
     if copy is not None:
         old = vendor_statements(read_json(copy))
-        old_actions = expand_actions(tuple(a for s in old for a in _as_list(s.get("Action", []))))
+        old_actions = expand_actions(tuple(a for s in old for a in as_list(s.get("Action", []))))
         old_res = {r for s in old for r in _resources(s)}
         since = (proper(new_actions - old_actions), proper(old_actions - new_actions), sorted(new_res - old_res), sorted(old_res - new_res))
     return AgainstDiff(proper(new_actions - mine_actions), proper(mine_actions - new_actions), sorted(new_res - mine_res),
